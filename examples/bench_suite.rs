@@ -1,0 +1,151 @@
+//! Standard workload runner: `cargo run --release --example bench_suite [-- WORKLOAD...]`.
+//!
+//! Prints one JSON object per line per workload: `workload`, `median_s` (median of the timed
+//! runs after a warm-up, all three parties in one process), `plain_median_s` (the same
+//! computation in plaintext f64, same run), `ratio`, `bytes_per_party` (the most any party sent in
+//! one run), `rounds`, `max_abs_err` (revealed result vs plaintext).
+
+use anyhow::{Result, bail};
+use mpc_core::{Party, time_3pc};
+use ndarray::{Array2, ArrayD, Ix2, IxDyn};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use std::time::{Duration, Instant};
+
+const RUNS: usize = 11;
+
+fn normal(r: &mut StdRng, shape: &[usize]) -> ArrayD<f64> {
+    // Box-Muller
+    let n: usize = shape.iter().product();
+    let v = (0..n)
+        .map(|_| {
+            let (u1, u2): (f64, f64) = (r.random_range(1e-12..1.0), r.random());
+            (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+        })
+        .collect();
+    ArrayD::from_shape_vec(IxDyn(shape), v).expect("shape matches")
+}
+
+fn median_of(mut f: impl FnMut()) -> Duration {
+    f();
+    let mut s: Vec<Duration> = (0..RUNS)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed()
+        })
+        .collect();
+    s.sort();
+    s[s.len() / 2]
+}
+
+fn max_err(a: &ArrayD<f64>, b: &ArrayD<f64>) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
+}
+
+/// Times `op` on two shared inputs and prints the JSON line.
+fn run(
+    name: &str,
+    x: &ArrayD<f64>,
+    y: &ArrayD<f64>,
+    plain: impl Fn() -> ArrayD<f64>,
+    op: impl Fn(&mut Party, &(mpc_core::AShare, mpc_core::AShare)) -> mpc_core::Result<mpc_core::AShare>
+    + Sync,
+) -> Result<()> {
+    let (timing, (secure, _)) = time_3pc(
+        1,
+        RUNS,
+        |p| {
+            let own = |o: usize, v| (p.role() == o).then_some(v);
+            let a = own(0, x);
+            let b = own(1, y);
+            Ok((p.input_f64(0, a, x.shape())?, p.input_f64(1, b, y.shape())?))
+        },
+        |p, s| Ok((op(p, s)?, ())),
+    )?;
+    let revealed = mpc_core::run_3pc(|p| {
+        let own = |o: usize, v| (p.role() == o).then_some(v);
+        let (a, b) = (own(0, x), own(1, y));
+        let s = (p.input_f64(0, a, x.shape())?, p.input_f64(1, b, y.shape())?);
+        let z = op(p, &s)?;
+        p.reveal_f64(&z)
+    })?;
+    let _ = secure;
+    let want = plain();
+    let plain_median = median_of(|| {
+        std::hint::black_box(plain());
+    });
+    let median = timing.median();
+    let bytes = timing
+        .per_op
+        .iter()
+        .map(|s| s.bytes_sent)
+        .max()
+        .unwrap_or(0);
+    println!(
+        "{{\"workload\":\"{name}\",\"median_s\":{:.6},\"plain_median_s\":{:.6},\"ratio\":{:.1},\"bytes_per_party\":{bytes},\"rounds\":{},\"max_abs_err\":{:.3e}}}",
+        median.as_secs_f64(),
+        plain_median.as_secs_f64(),
+        median.as_secs_f64() / plain_median.as_secs_f64().max(1e-9),
+        timing.rounds,
+        max_err(&revealed[0], &want),
+    );
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let all = ["matmul256", "mul1e6", "trunc1e6"];
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let chosen: Vec<&str> = if args.is_empty() {
+        all.to_vec()
+    } else {
+        args.iter().map(String::as_str).collect()
+    };
+    let mut r = StdRng::seed_from_u64(42);
+    for w in chosen {
+        match w {
+            "matmul256" => {
+                let x = normal(&mut r, &[256, 256]);
+                let y = normal(&mut r, &[256, 256]);
+                let (x2, y2): (Array2<f64>, Array2<f64>) = (
+                    x.clone().into_dimensionality::<Ix2>()?,
+                    y.clone().into_dimensionality::<Ix2>()?,
+                );
+                run(
+                    w,
+                    &x,
+                    &y,
+                    || x2.dot(&y2).into_dyn(),
+                    |p, (a, b)| p.matmul(a, b),
+                )?;
+            }
+            "mul1e6" => {
+                let x = normal(&mut r, &[1_000_000]);
+                let y = normal(&mut r, &[1_000_000]);
+                run(w, &x, &y, || &x * &y, |p, (a, b)| p.mul(a, b))?;
+            }
+            "trunc1e6" => {
+                // truncating values that carry 2f fractional bits, e.g. a product x*y kept wide
+                let x = normal(&mut r, &[1_000_000]);
+                let y = normal(&mut r, &[1_000_000]);
+                let f = mpc_core::FixedPoint::default().frac_bits();
+                let wide: ArrayD<f64> = &x * &y;
+                run(
+                    w,
+                    &wide,
+                    &y,
+                    || wide.clone(),
+                    move |p, (a, _)| {
+                        let widened = a.mul_scalar_int(1 << f).with_frac_bits(2 * f);
+                        p.trunc(&widened, f)
+                    },
+                )?;
+            }
+            other => bail!("unknown workload {other:?}; known: {}", all.join(", ")),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,185 @@
+//! The in-process three-party harness: every test, benchmark and example runs through it.
+//!
+//! [`run_3pc`] starts three threads linked by in-memory channels, sets up a [`Party`] in each
+//! (pairwise keys from the OS CSPRNG), runs the same closure in all three, and returns the three
+//! results in role order. If any party fails, its channels close, the others fail promptly with
+//! [`mpc_net::NetError::Disconnected`], and the first *root* error is returned.
+
+use crate::error::{CoreError, Result};
+use crate::fixed::FixedPoint;
+use crate::party::Party;
+use mpc_net::NetError;
+use mpc_net::memory::{DEFAULT_TIMEOUT, memory_network_with_timeout};
+use std::time::Duration;
+
+/// Settings of an in-process run.
+#[derive(Debug, Clone, Copy)]
+pub struct HarnessConfig {
+    /// Fixed-point settings of the session.
+    pub fixed: FixedPoint,
+    /// How long a party waits for a message before failing.
+    pub timeout: Duration,
+}
+
+impl Default for HarnessConfig {
+    fn default() -> Self {
+        HarnessConfig {
+            fixed: FixedPoint::default(),
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+}
+
+/// Runs `f` as each of the three parties, in three threads, with default settings.
+///
+/// ```
+/// use mpc_core::run_3pc;
+/// let roles = run_3pc(|p| Ok(p.role())).unwrap();
+/// assert_eq!(roles, [0, 1, 2]);
+/// ```
+pub fn run_3pc<T, F>(f: F) -> Result<[T; 3]>
+where
+    T: Send,
+    F: Fn(&mut Party) -> Result<T> + Sync,
+{
+    run_3pc_with(&HarnessConfig::default(), f)
+}
+
+/// Runs `f` as each of the three parties with the given settings.
+pub fn run_3pc_with<T, F>(cfg: &HarnessConfig, f: F) -> Result<[T; 3]>
+where
+    T: Send,
+    F: Fn(&mut Party) -> Result<T> + Sync,
+{
+    let ends = memory_network_with_timeout(cfg.timeout);
+    let f = &f;
+    let results: Vec<Result<T>> = std::thread::scope(|s| {
+        let handles: Vec<_> = ends
+            .into_iter()
+            .map(|t| {
+                let fixed = cfg.fixed;
+                std::thread::Builder::new()
+                    .name(format!("party-{}", mpc_net::Transport::role(&t)))
+                    .spawn_scoped(s, move || {
+                        let mut p = Party::new(Box::new(t), fixed)?;
+                        f(&mut p)
+                    })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .enumerate()
+            .map(|(i, h)| match h {
+                Ok(h) => h.join().unwrap_or(Err(CoreError::PartyPanicked(i))),
+                Err(e) => Err(CoreError::Rng(format!("cannot start party thread: {e}"))),
+            })
+            .collect()
+    });
+    let mut oks = Vec::with_capacity(3);
+    let mut root: Option<CoreError> = None;
+    let mut secondary: Option<CoreError> = None;
+    for r in results {
+        match r {
+            Ok(v) => oks.push(v),
+            Err(e @ CoreError::Net(NetError::Disconnected { .. })) => {
+                secondary.get_or_insert(e);
+            }
+            Err(e) => {
+                if root.is_none() {
+                    root = Some(e);
+                }
+            }
+        }
+    }
+    if let Some(e) = root.or(secondary) {
+        return Err(e);
+    }
+    oks.try_into()
+        .map_err(|_| CoreError::Rng("harness lost a party result".into()))
+}
+
+/// What [`time_3pc`] measured.
+#[derive(Debug, Clone)]
+pub struct Timing {
+    /// Wall time of each timed iteration, all three parties finished (barrier to barrier).
+    pub samples: Vec<Duration>,
+    /// Each party's counters for one iteration (the first timed one).
+    pub per_op: [mpc_net::CommStats; 3],
+    /// Rounds of one iteration: the growth of the maximum depth over the parties.
+    pub rounds: u64,
+}
+
+impl Timing {
+    /// Median of the samples.
+    pub fn median(&self) -> Duration {
+        let mut s = self.samples.clone();
+        s.sort();
+        s.get(s.len() / 2).copied().unwrap_or_default()
+    }
+}
+
+/// Times `op` in one in-process session: `setup` runs once per party (untimed), then `op` runs
+/// `warmup` times untimed and `iters` times timed. Every iteration starts and ends at a barrier
+/// of the three threads, so a sample is the time until the slowest party is done. The closure's
+/// last output (party 0's) is returned with the timing.
+pub fn time_3pc<S, T, FS, FO>(warmup: usize, iters: usize, setup: FS, op: FO) -> Result<(Timing, T)>
+where
+    T: Send,
+    FS: Fn(&mut Party) -> Result<S> + Sync,
+    FO: Fn(&mut Party, &S) -> Result<T> + Sync,
+{
+    let barrier = std::sync::Barrier::new(3);
+    let depth = std::sync::atomic::AtomicU64::new(0);
+    let outs = run_3pc(|p| {
+        let state = setup(p)?;
+        for _ in 0..warmup {
+            op(p, &state)?;
+        }
+        let mut samples = Vec::with_capacity(iters);
+        let mut per_op = None;
+        let mut last = None;
+        for _ in 0..iters {
+            // line the parties up at a common depth so one iteration's rounds can be read off
+            depth.fetch_max(p.stats().rounds, std::sync::atomic::Ordering::SeqCst);
+            barrier.wait();
+            p.comm()
+                .raise_depth(depth.load(std::sync::atomic::Ordering::SeqCst));
+            barrier.wait();
+            let before = p.stats();
+            let t0 = std::time::Instant::now();
+            let out = op(p, &state)?;
+            barrier.wait();
+            samples.push(t0.elapsed());
+            per_op.get_or_insert((before, p.stats()));
+            last = Some(out);
+        }
+        Ok((samples, per_op, last))
+    })?;
+    let [(samples, s0, last), (_, s1, _), (_, s2, _)] = outs;
+    let snaps = [s0, s1, s2];
+    let per_op = std::array::from_fn(|i| snaps[i].map(|(b, a)| a.since(&b)).unwrap_or_default());
+    let max_before = snaps
+        .iter()
+        .flatten()
+        .map(|s| s.0.rounds)
+        .max()
+        .unwrap_or(0);
+    let max_after = snaps
+        .iter()
+        .flatten()
+        .map(|s| s.1.rounds)
+        .max()
+        .unwrap_or(0);
+    let last = last.ok_or_else(|| CoreError::InvalidShape {
+        op: "time_3pc",
+        detail: "iters must be at least 1".into(),
+    })?;
+    Ok((
+        Timing {
+            samples,
+            per_op,
+            rounds: max_after - max_before,
+        },
+        last,
+    ))
+}

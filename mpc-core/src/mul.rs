@@ -1,0 +1,140 @@
+//! Multiplication and matrix multiplication of shared tensors (Araki et al. CCS'16; ABY3).
+//!
+//! With `x` and `y` replicated, party `i` computes locally the 3-out-of-3 share
+//! `z_i = x_i y_i + x_i y_{i+1} + x_{i+1} y_i + a_i`, where `a_i` is its share of a fresh
+//! zero-sharing (which makes `z_i` uniformly random to everyone else). Then `z_i` is *reshared*:
+//! party `i` sends `z_i` to party `i - 1`, restoring replicated shares `(z_i, z_{i+1})`.
+//! For a matmul `m x k` times `k x n` the local part is one GEMM over a doubled inner dimension,
+//! `[x_i | x_{i+1}] . [y_i + y_{i+1} ; y_i]`, and only the `m x n` result is sent.
+//!
+//! Fixed-point products carry the sum of the operands' fractional bits; when both operands are
+//! fractional, the product is truncated by the smaller scale inside the same protocol
+//! ([`crate::trunc`]), so the result has the larger scale (the session's `f` when both use it).
+//!
+//! | protocol | rounds | bytes sent per party |
+//! |---|---|---|
+//! | `mul`, `matmul` of integers (or with one integer operand) | 1 | `8` per output element |
+//! | `mul`, `matmul` of fixed-point tensors (truncation fused) | 2 | `8` per output element |
+//! | `mul_public` (fixed-point public factor) | 1 | party 1: `8` per element; others: 0 |
+//!
+//! Security: semi-honest, honest majority. Each message `z_i` is masked by the zero-sharing
+//! component `F(k_i) - F(k_{i+1})`, and the receiver (party `i - 1`) does not hold `k_{i+1}`.
+
+use crate::error::{CoreError, Result};
+use crate::gemm::gemm_sum;
+use crate::party::{Party, into_words, to_array};
+use crate::share::AShare;
+use ndarray::{ArrayD, Ix2, Zip};
+
+impl Party {
+    /// Element-wise product `x * y` (same shape). See the module docs for costs and scaling.
+    pub fn mul(&mut self, x: &AShare, y: &AShare) -> Result<AShare> {
+        if x.shape() != y.shape() {
+            return Err(CoreError::ShapeMismatch {
+                op: "mul",
+                left: x.shape().to_vec(),
+                right: y.shape().to_vec(),
+            });
+        }
+        let alpha = self.zero_share(x.len());
+        let alpha = to_array(x.shape(), alpha)?;
+        let z = Zip::from(&x.s0)
+            .and(&x.s1)
+            .and(&y.s0)
+            .and(&y.s1)
+            .and(&alpha)
+            .map_collect(|&x0, &x1, &y0, &y1, &a| {
+                x0.wrapping_mul(y0.wrapping_add(y1))
+                    .wrapping_add(x1.wrapping_mul(y0))
+                    .wrapping_add(a)
+            });
+        self.finish_product(z, x.frac_bits, y.frac_bits)
+    }
+
+    /// Matrix product of 2-D shares, `m x k` times `k x n`. See the module docs for costs.
+    pub fn matmul(&mut self, x: &AShare, y: &AShare) -> Result<AShare> {
+        let mismatch = || CoreError::ShapeMismatch {
+            op: "matmul",
+            left: x.shape().to_vec(),
+            right: y.shape().to_vec(),
+        };
+        if x.shape().len() != 2 || y.shape().len() != 2 || x.shape()[1] != y.shape()[0] {
+            return Err(mismatch());
+        }
+        fn view2(a: &ArrayD<u64>) -> Option<ndarray::ArrayView2<'_, u64>> {
+            a.view().into_dimensionality::<Ix2>().ok()
+        }
+        let (Some(x0), Some(x1), Some(y0), Some(y1)) =
+            (view2(&x.s0), view2(&x.s1), view2(&y.s0), view2(&y.s1))
+        else {
+            return Err(mismatch());
+        };
+        let y01 = Zip::from(&y0)
+            .and(&y1)
+            .map_collect(|a, b| a.wrapping_add(*b));
+        let mut z =
+            gemm_sum(&[(x0, y01.view()), (x1, y0)]).map_err(|e| CoreError::InvalidShape {
+                op: "matmul",
+                detail: e.to_string(),
+            })?;
+        let alpha = self.zero_share(z.len());
+        for (v, a) in z.iter_mut().zip(alpha) {
+            *v = v.wrapping_add(a);
+        }
+        self.finish_product(z.into_dyn(), x.frac_bits, y.frac_bits)
+    }
+
+    /// Reshares a 3-out-of-3 product, truncating by the smaller operand scale when both are
+    /// fractional.
+    fn finish_product(&mut self, z: ArrayD<u64>, fa: u32, fb: u32) -> Result<AShare> {
+        let d = fa.min(fb);
+        let frac_bits = fa.max(fb);
+        if d == 0 {
+            self.reshare(z, frac_bits)
+        } else {
+            self.reshare_trunc(z, d, frac_bits)
+        }
+    }
+
+    /// Turns this party's 3-out-of-3 share `z_i` into replicated shares `(z_i, z_{i+1})`:
+    /// one round, `8` bytes per element. `z_i` must already be re-randomised.
+    pub fn reshare(&mut self, z: ArrayD<u64>, frac_bits: u32) -> Result<AShare> {
+        let shape = z.shape().to_vec();
+        let n = z.len();
+        let z = if z.is_standard_layout() {
+            z
+        } else {
+            z.as_standard_layout().into_owned()
+        };
+        let (next, prev) = (self.comm.next(), self.comm.prev());
+        self.comm.send(prev, into_words(z.clone()))?;
+        let s1 = self.comm.recv(next, n)?;
+        Ok(AShare {
+            s0: z,
+            s1: to_array(&shape, s1)?,
+            frac_bits,
+        })
+    }
+
+    /// `x * c` for a public real tensor `c` (broadcast to `x`'s shape), encoded with the
+    /// session's fixed-point settings and truncated back to `x`'s scale.
+    pub fn mul_public(&mut self, x: &AShare, c: &ArrayD<f64>) -> Result<AShare> {
+        let f = self.fixed.frac_bits();
+        let mut enc = Vec::with_capacity(c.len());
+        for &v in c.iter() {
+            enc.push(self.fixed.encode(v)?);
+        }
+        let c = to_array(c.shape(), enc)?;
+        let prod = x.mul_public_int(&c)?.with_frac_bits(x.frac_bits + f);
+        self.trunc(&prod, f)
+    }
+
+    /// `x * c` for a public real scalar `c` (see [`Party::mul_public`]).
+    pub fn mul_scalar(&mut self, x: &AShare, c: f64) -> Result<AShare> {
+        let f = self.fixed.frac_bits();
+        let prod = x
+            .mul_scalar_int(self.fixed.encode(c)? as i64)
+            .with_frac_bits(x.frac_bits + f);
+        self.trunc(&prod, f)
+    }
+}

@@ -1,0 +1,157 @@
+//! The party context: a role, its channels and its correlated randomness.
+//!
+//! ## Pairwise keys
+//! There are three AES keys `k0, k1, k2`; key `k_j` is known to parties `j` and `j - 1`, so party
+//! `i` holds `k_i` (shared with its previous party) and `k_{i+1}` (shared with its next party). At
+//! set-up each party draws `k_{i+1}` from the operating system's CSPRNG and sends it to party
+//! `i + 1`: one round, 16 bytes per party. Nothing else is ever exchanged for randomness.
+//!
+//! From these keys a party gets, with no communication:
+//! - a **zero-sharing** `a_i = F(k_i) - F(k_{i+1})`, with `a_0 + a_1 + a_2 = 0`, used to
+//!   re-randomise products;
+//! - **common randomness** with either neighbour (`F(k_i)` with the previous party, `F(k_{i+1})`
+//!   with the next one);
+//! - a **random sharing** `(F(k_i), F(k_{i+1}))` of an unknown random tensor.
+//!
+//! Each key drives its own AES-CTR stream; both holders of a key draw from it in the same order
+//! and amounts, which every protocol guarantees by construction (the amounts depend on public
+//! shapes only).
+
+use crate::error::{CoreError, Result};
+use crate::fixed::FixedPoint;
+use crate::prg::{Prg, os_seed};
+use mpc_net::{Comm, CommStats, PARTIES, Transport};
+use ndarray::{ArrayD, IxDyn};
+
+/// One party of a three-party computation. Protocols are methods on it.
+#[derive(Debug)]
+pub struct Party {
+    pub(crate) comm: Comm,
+    pub(crate) fixed: FixedPoint,
+    /// Stream of `k_i`, shared with the previous party.
+    pub(crate) prg_prev: Prg,
+    /// Stream of `k_{i+1}`, shared with the next party.
+    pub(crate) prg_next: Prg,
+}
+
+impl Party {
+    /// Sets up a party over `transport`: exchanges the pairwise keys (one round) and resets the
+    /// counters so that only protocol traffic is counted afterwards.
+    pub fn new(transport: Box<dyn Transport>, fixed: FixedPoint) -> Result<Party> {
+        let role = transport.role();
+        if role >= PARTIES {
+            return Err(CoreError::BadRole(role));
+        }
+        let mut comm = Comm::new(transport);
+        let next_seed = os_seed()?;
+        comm.send(comm.next(), seed_to_words(&next_seed))?;
+        let prev_words = comm.recv(comm.prev(), 2)?;
+        let prev_seed = words_to_seed(&prev_words);
+        comm.reset_stats();
+        Ok(Party {
+            comm,
+            fixed,
+            prg_prev: Prg::new(&prev_seed),
+            prg_next: Prg::new(&next_seed),
+        })
+    }
+
+    /// This party's role: 0, 1 or 2.
+    pub fn role(&self) -> usize {
+        self.comm.role()
+    }
+
+    /// The session's fixed-point settings.
+    pub fn fixed_point(&self) -> FixedPoint {
+        self.fixed
+    }
+
+    /// Communication counters since set-up.
+    pub fn stats(&self) -> CommStats {
+        self.comm.stats()
+    }
+
+    /// The communication endpoint (for protocols in other crates).
+    pub fn comm(&mut self) -> &mut Comm {
+        &mut self.comm
+    }
+
+    /// This party's share `a_i` of a fresh zero-sharing of `n` words (`a_0 + a_1 + a_2 = 0`).
+    pub fn zero_share(&mut self, n: usize) -> Vec<u64> {
+        let mut a = self.prg_prev.words(n);
+        let mut b = vec![0u64; n];
+        self.prg_next.fill(&mut b);
+        for (x, y) in a.iter_mut().zip(&b) {
+            *x = x.wrapping_sub(*y);
+        }
+        a
+    }
+
+    /// This party's share `a_i` of a fresh XOR zero-sharing of `n` words.
+    pub fn zero_share_xor(&mut self, n: usize) -> Vec<u64> {
+        let mut a = self.prg_prev.words(n);
+        let mut b = vec![0u64; n];
+        self.prg_next.fill(&mut b);
+        for (x, y) in a.iter_mut().zip(&b) {
+            *x ^= *y;
+        }
+        a
+    }
+
+    /// `n` random words known to this party and the previous one (from `k_i`).
+    pub fn common_prev(&mut self, n: usize) -> Vec<u64> {
+        self.prg_prev.words(n)
+    }
+
+    /// `n` random words known to this party and the next one (from `k_{i+1}`).
+    pub fn common_next(&mut self, n: usize) -> Vec<u64> {
+        self.prg_next.words(n)
+    }
+
+    /// A replicated sharing of a uniformly random tensor nobody knows, with no communication.
+    pub fn random_share(&mut self, shape: &[usize], frac_bits: u32) -> Result<crate::AShare> {
+        let n = shape.iter().product();
+        let s0 = to_array(shape, self.prg_prev.words(n))?;
+        let s1 = to_array(shape, self.prg_next.words(n))?;
+        Ok(crate::AShare { s0, s1, frac_bits })
+    }
+}
+
+pub(crate) fn to_array(shape: &[usize], v: Vec<u64>) -> Result<ArrayD<u64>> {
+    ArrayD::from_shape_vec(IxDyn(shape), v).map_err(|e| CoreError::InvalidShape {
+        op: "from_shape_vec",
+        detail: format!("{shape:?}: {e}"),
+    })
+}
+
+/// Row-major words of an array (no copy when it is already standard layout and owned).
+pub(crate) fn into_words(a: ArrayD<u64>) -> Vec<u64> {
+    if a.is_standard_layout() {
+        let n = a.len();
+        let (mut v, offset) = a.into_raw_vec_and_offset();
+        let off = offset.unwrap_or(0);
+        if off == 0 && v.len() == n {
+            return v;
+        }
+        v.drain(..off);
+        v.truncate(n);
+        v
+    } else {
+        a.iter().copied().collect()
+    }
+}
+
+fn seed_to_words(s: &[u8; 16]) -> Vec<u64> {
+    let mut lo = [0u8; 8];
+    let mut hi = [0u8; 8];
+    lo.copy_from_slice(&s[..8]);
+    hi.copy_from_slice(&s[8..]);
+    vec![u64::from_le_bytes(lo), u64::from_le_bytes(hi)]
+}
+
+fn words_to_seed(w: &[u64]) -> [u8; 16] {
+    let mut s = [0u8; 16];
+    s[..8].copy_from_slice(&w[0].to_le_bytes());
+    s[8..].copy_from_slice(&w[1].to_le_bytes());
+    s
+}

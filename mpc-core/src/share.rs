@@ -1,0 +1,390 @@
+//! Replicated secret shares of tensors, and the operations on them that need no communication.
+//!
+//! A secret tensor `x` is split into three components with `x = x0 + x1 + x2 (mod 2^64)`
+//! ([`AShare`], arithmetic) or `x = x0 ^ x1 ^ x2` ([`BShare`], boolean, 64 bits packed per word).
+//! Party `i` holds the pair `(x_i, x_{i+1})`; any single party's pair is uniformly random and
+//! independent of `x`, any two parties together can reconstruct it.
+//!
+//! Everything here is local: shape operations apply the same transformation to both components,
+//! and linear operations act component-wise (a public constant is added to component 0 only,
+//! which parties 0 and 2 hold).
+
+use crate::error::{CoreError, Result};
+use ndarray::{ArrayD, Axis, IxDyn, Slice, Zip};
+
+/// Applies `f` element-wise to two same-shape arrays.
+pub(crate) fn zip_with(
+    op: &'static str,
+    a: &ArrayD<u64>,
+    b: &ArrayD<u64>,
+    f: impl Fn(u64, u64) -> u64 + Sync + Send,
+) -> Result<ArrayD<u64>> {
+    if a.shape() != b.shape() {
+        return Err(CoreError::ShapeMismatch {
+            op,
+            left: a.shape().to_vec(),
+            right: b.shape().to_vec(),
+        });
+    }
+    Ok(Zip::from(a).and(b).map_collect(|&x, &y| f(x, y)))
+}
+
+/// Applies `f(x, p)` with `p` broadcast to the shape of `a` (numpy rules, one direction).
+pub(crate) fn zip_broadcast(
+    op: &'static str,
+    a: &ArrayD<u64>,
+    p: &ArrayD<u64>,
+    f: impl Fn(u64, u64) -> u64 + Sync + Send,
+) -> Result<ArrayD<u64>> {
+    let pb = p
+        .broadcast(a.raw_dim())
+        .ok_or_else(|| CoreError::ShapeMismatch {
+            op,
+            left: a.shape().to_vec(),
+            right: p.shape().to_vec(),
+        })?;
+    Ok(Zip::from(a).and(&pb).map_collect(|&x, &y| f(x, y)))
+}
+
+/// Arithmetic replicated shares of a tensor over Z_2^64, as held by one party.
+///
+/// `frac_bits` is the fixed-point scale of the secret (0 for integers); operations check that
+/// operands agree on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AShare {
+    pub(crate) s0: ArrayD<u64>,
+    pub(crate) s1: ArrayD<u64>,
+    pub(crate) frac_bits: u32,
+}
+
+/// Boolean (XOR) replicated shares of a tensor of 64-bit words, as held by one party.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BShare {
+    pub(crate) s0: ArrayD<u64>,
+    pub(crate) s1: ArrayD<u64>,
+}
+
+impl AShare {
+    /// Builds a share from this party's two components `(x_i, x_{i+1})`. Both must have the same
+    /// shape. Protocols create shares; this is for transports and tests.
+    pub fn from_components(s0: ArrayD<u64>, s1: ArrayD<u64>, frac_bits: u32) -> Result<AShare> {
+        if s0.shape() != s1.shape() {
+            return Err(CoreError::ShapeMismatch {
+                op: "AShare::from_components",
+                left: s0.shape().to_vec(),
+                right: s1.shape().to_vec(),
+            });
+        }
+        Ok(AShare { s0, s1, frac_bits })
+    }
+
+    /// The two components this party holds, `(x_i, x_{i+1})`.
+    pub fn components(&self) -> (&ArrayD<u64>, &ArrayD<u64>) {
+        (&self.s0, &self.s1)
+    }
+
+    /// Shape of the secret tensor.
+    pub fn shape(&self) -> &[usize] {
+        self.s0.shape()
+    }
+
+    /// Number of elements of the secret tensor.
+    pub fn len(&self) -> usize {
+        self.s0.len()
+    }
+
+    /// True if the tensor has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.s0.is_empty()
+    }
+
+    /// Fixed-point fractional bits of the secret (0 for an integer tensor).
+    pub fn frac_bits(&self) -> u32 {
+        self.frac_bits
+    }
+
+    fn map2(&self, f: impl Fn(&ArrayD<u64>) -> Result<ArrayD<u64>>) -> Result<AShare> {
+        Ok(AShare {
+            s0: f(&self.s0)?,
+            s1: f(&self.s1)?,
+            frac_bits: self.frac_bits,
+        })
+    }
+
+    fn check_scale(&self, op: &'static str, other: u32) -> Result<()> {
+        if self.frac_bits != other {
+            return Err(CoreError::ScaleMismatch {
+                op,
+                left: self.frac_bits,
+                right: other,
+            });
+        }
+        Ok(())
+    }
+
+    fn zip(
+        &self,
+        op: &'static str,
+        o: &AShare,
+        f: impl Fn(u64, u64) -> u64 + Copy + Sync + Send,
+    ) -> Result<AShare> {
+        self.check_scale(op, o.frac_bits)?;
+        Ok(AShare {
+            s0: zip_with(op, &self.s0, &o.s0, f)?,
+            s1: zip_with(op, &self.s1, &o.s1, f)?,
+            frac_bits: self.frac_bits,
+        })
+    }
+
+    /// `x + y` (same shape and scale).
+    pub fn add(&self, y: &AShare) -> Result<AShare> {
+        self.zip("add", y, u64::wrapping_add)
+    }
+
+    /// `x - y` (same shape and scale).
+    pub fn sub(&self, y: &AShare) -> Result<AShare> {
+        self.zip("sub", y, u64::wrapping_sub)
+    }
+
+    /// `-x`.
+    pub fn neg(&self) -> AShare {
+        AShare {
+            s0: self.s0.mapv(u64::wrapping_neg),
+            s1: self.s1.mapv(u64::wrapping_neg),
+            frac_bits: self.frac_bits,
+        }
+    }
+
+    /// `x + c` for a public ring tensor `c` already at this share's scale, broadcast to the shape
+    /// of `x`. `role` is the caller's role: the constant enters component 0 (held by parties 0, 2).
+    pub fn add_public_ring(&self, role: usize, c: &ArrayD<u64>) -> Result<AShare> {
+        let mut out = self.clone();
+        match role {
+            0 => out.s0 = zip_broadcast("add_public", &self.s0, c, u64::wrapping_add)?,
+            2 => out.s1 = zip_broadcast("add_public", &self.s1, c, u64::wrapping_add)?,
+            1 => {
+                c.broadcast(self.s0.raw_dim())
+                    .ok_or_else(|| CoreError::ShapeMismatch {
+                        op: "add_public",
+                        left: self.shape().to_vec(),
+                        right: c.shape().to_vec(),
+                    })?;
+            }
+            r => return Err(CoreError::BadRole(r)),
+        }
+        Ok(out)
+    }
+
+    /// `x * c` for a public integer tensor `c` (two's complement words), broadcast to the shape
+    /// of `x`. The scale is unchanged: no truncation is needed.
+    pub fn mul_public_int(&self, c: &ArrayD<u64>) -> Result<AShare> {
+        self.map2(|s| zip_broadcast("mul_public_int", s, c, u64::wrapping_mul))
+    }
+
+    /// `x * c` for a public integer scalar.
+    pub fn mul_scalar_int(&self, c: i64) -> AShare {
+        let c = c as u64;
+        AShare {
+            s0: self.s0.mapv(|v| v.wrapping_mul(c)),
+            s1: self.s1.mapv(|v| v.wrapping_mul(c)),
+            frac_bits: self.frac_bits,
+        }
+    }
+
+    /// Reinterprets the secret with another scale without touching the ring values
+    /// (e.g. after an integer multiplication by `2^k`).
+    pub fn with_frac_bits(mut self, frac_bits: u32) -> AShare {
+        self.frac_bits = frac_bits;
+        self
+    }
+
+    /// Reshapes to `shape` (same number of elements), in row-major order.
+    pub fn reshape(&self, shape: &[usize]) -> Result<AShare> {
+        self.map2(|s| {
+            s.as_standard_layout()
+                .into_owned()
+                .into_shape_with_order(IxDyn(shape))
+                .map_err(|e| CoreError::InvalidShape {
+                    op: "reshape",
+                    detail: format!("{:?} to {:?}: {e}", s.shape(), shape),
+                })
+        })
+    }
+
+    /// Transposes a 2-D tensor; for other ranks, reverses the axes.
+    pub fn t(&self) -> AShare {
+        AShare {
+            s0: self.s0.t().as_standard_layout().into_owned(),
+            s1: self.s1.t().as_standard_layout().into_owned(),
+            frac_bits: self.frac_bits,
+        }
+    }
+
+    /// Permutes the axes: axis `k` of the result is axis `axes[k]` of `x`.
+    pub fn permute(&self, axes: &[usize]) -> Result<AShare> {
+        let mut seen = vec![false; self.shape().len()];
+        let ok = axes.len() == seen.len()
+            && axes
+                .iter()
+                .all(|&a| a < seen.len() && !std::mem::replace(&mut seen[a], true));
+        if !ok {
+            return Err(CoreError::InvalidShape {
+                op: "permute",
+                detail: format!(
+                    "{axes:?} is not a permutation of the axes of {:?}",
+                    self.shape()
+                ),
+            });
+        }
+        self.map2(|s| {
+            Ok(s.view()
+                .permuted_axes(IxDyn(axes))
+                .as_standard_layout()
+                .into_owned())
+        })
+    }
+
+    fn check_axis(&self, op: &'static str, axis: usize) -> Result<()> {
+        if axis >= self.shape().len() {
+            return Err(CoreError::InvalidShape {
+                op,
+                detail: format!("axis {axis} out of range for shape {:?}", self.shape()),
+            });
+        }
+        Ok(())
+    }
+
+    /// Elements `start..end` along `axis`.
+    pub fn slice_axis(&self, axis: usize, start: usize, end: usize) -> Result<AShare> {
+        self.check_axis("slice_axis", axis)?;
+        if start > end || end > self.shape()[axis] {
+            return Err(CoreError::InvalidShape {
+                op: "slice_axis",
+                detail: format!("range {start}..{end} on axis {axis} of {:?}", self.shape()),
+            });
+        }
+        self.map2(|s| Ok(s.slice_axis(Axis(axis), Slice::from(start..end)).to_owned()))
+    }
+
+    /// Concatenates shares along `axis` (same scale, same shape elsewhere).
+    pub fn concat(axis: usize, parts: &[&AShare]) -> Result<AShare> {
+        let first = parts.first().ok_or_else(|| CoreError::InvalidShape {
+            op: "concat",
+            detail: "no tensors to concatenate".into(),
+        })?;
+        first.check_axis("concat", axis)?;
+        for p in parts {
+            first.check_scale("concat", p.frac_bits)?;
+        }
+        let cat = |get: fn(&AShare) -> &ArrayD<u64>| {
+            let views: Vec<_> = parts.iter().map(|p| get(p).view()).collect();
+            ndarray::concatenate(Axis(axis), &views).map_err(|e| CoreError::InvalidShape {
+                op: "concat",
+                detail: e.to_string(),
+            })
+        };
+        Ok(AShare {
+            s0: cat(|p| &p.s0)?,
+            s1: cat(|p| &p.s1)?,
+            frac_bits: first.frac_bits,
+        })
+    }
+
+    /// Sum over `axis` (the axis is removed).
+    pub fn sum_axis(&self, axis: usize) -> Result<AShare> {
+        self.check_axis("sum_axis", axis)?;
+        let sum = |s: &ArrayD<u64>| s.fold_axis(Axis(axis), 0u64, |acc, &v| acc.wrapping_add(v));
+        Ok(AShare {
+            s0: sum(&self.s0),
+            s1: sum(&self.s1),
+            frac_bits: self.frac_bits,
+        })
+    }
+
+    /// Broadcasts to `shape` (numpy rules), materialising the result.
+    pub fn broadcast_to(&self, shape: &[usize]) -> Result<AShare> {
+        self.map2(|s| {
+            s.broadcast(IxDyn(shape))
+                .map(|v| v.to_owned())
+                .ok_or_else(|| CoreError::ShapeMismatch {
+                    op: "broadcast_to",
+                    left: s.shape().to_vec(),
+                    right: shape.to_vec(),
+                })
+        })
+    }
+}
+
+impl BShare {
+    /// Builds a boolean share from this party's two components `(x_i, x_{i+1})`.
+    pub fn from_components(s0: ArrayD<u64>, s1: ArrayD<u64>) -> Result<BShare> {
+        if s0.shape() != s1.shape() {
+            return Err(CoreError::ShapeMismatch {
+                op: "BShare::from_components",
+                left: s0.shape().to_vec(),
+                right: s1.shape().to_vec(),
+            });
+        }
+        Ok(BShare { s0, s1 })
+    }
+
+    /// The two components this party holds, `(x_i, x_{i+1})`.
+    pub fn components(&self) -> (&ArrayD<u64>, &ArrayD<u64>) {
+        (&self.s0, &self.s1)
+    }
+
+    /// Shape of the secret tensor of words.
+    pub fn shape(&self) -> &[usize] {
+        self.s0.shape()
+    }
+
+    /// `x ^ y`.
+    pub fn xor(&self, y: &BShare) -> Result<BShare> {
+        Ok(BShare {
+            s0: zip_with("xor", &self.s0, &y.s0, |a, b| a ^ b)?,
+            s1: zip_with("xor", &self.s1, &y.s1, |a, b| a ^ b)?,
+        })
+    }
+
+    /// `x ^ c` for a public tensor `c` broadcast to the shape of `x` (enters component 0).
+    pub fn xor_public(&self, role: usize, c: &ArrayD<u64>) -> Result<BShare> {
+        let mut out = self.clone();
+        match role {
+            0 => out.s0 = zip_broadcast("xor_public", &self.s0, c, |a, b| a ^ b)?,
+            2 => out.s1 = zip_broadcast("xor_public", &self.s1, c, |a, b| a ^ b)?,
+            1 => {}
+            r => return Err(CoreError::BadRole(r)),
+        }
+        Ok(out)
+    }
+
+    /// `!x` (bitwise NOT of every word).
+    pub fn not(&self, role: usize) -> Result<BShare> {
+        let ones = ArrayD::from_elem(IxDyn(&[]), u64::MAX);
+        self.xor_public(role, &ones)
+    }
+
+    /// `x & m` for a public mask `m` broadcast to the shape of `x`.
+    pub fn and_public(&self, m: &ArrayD<u64>) -> Result<BShare> {
+        Ok(BShare {
+            s0: zip_broadcast("and_public", &self.s0, m, |a, b| a & b)?,
+            s1: zip_broadcast("and_public", &self.s1, m, |a, b| a & b)?,
+        })
+    }
+
+    /// Logical shift left of every word by `k` bits (`k < 64`).
+    pub fn shl(&self, k: u32) -> BShare {
+        BShare {
+            s0: self.s0.mapv(|v| v.checked_shl(k).unwrap_or(0)),
+            s1: self.s1.mapv(|v| v.checked_shl(k).unwrap_or(0)),
+        }
+    }
+
+    /// Logical shift right of every word by `k` bits (`k < 64`).
+    pub fn shr(&self, k: u32) -> BShare {
+        BShare {
+            s0: self.s0.mapv(|v| v.checked_shr(k).unwrap_or(0)),
+            s1: self.s1.mapv(|v| v.checked_shr(k).unwrap_or(0)),
+        }
+    }
+}

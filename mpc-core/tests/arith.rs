@@ -1,0 +1,259 @@
+//! Correctness of input, reveal, linear operations, multiplication, matmul and truncation against
+//! plaintext f64, with stated error bounds.
+
+#![allow(clippy::unwrap_used)]
+mod common;
+use common::*;
+use mpc_core::{AShare, run_3pc};
+use ndarray::{Array2, ArrayD, Ix2, IxDyn};
+use proptest::prelude::*;
+
+/// Encoding error per value: half an ulp.
+const ENC: f64 = ULP / 2.0;
+
+#[test]
+fn input_reveal_every_owner() {
+    let mut r = rng(1);
+    let x = uniform(&mut r, &[3, 4, 5], 1000.0);
+    for owner in 0..3 {
+        let outs = run_3pc(|p| {
+            let s = p.input_f64(owner, own(p.role(), owner, &x), x.shape())?;
+            p.reveal_f64(&s)
+        })
+        .unwrap();
+        for o in &outs {
+            assert!(max_abs_diff(o, &x) <= ENC);
+        }
+    }
+}
+
+#[test]
+fn reveal_to_one_party() {
+    let x = ArrayD::from_shape_vec(IxDyn(&[4]), vec![1.0, -2.0, 3.5, 0.0]).unwrap();
+    for target in 0..3 {
+        let outs = run_3pc(|p| {
+            let s = p.input_f64(1, own(p.role(), 1, &x), &[4])?;
+            p.reveal_to_f64(target, &s)
+        })
+        .unwrap();
+        for (role, o) in outs.iter().enumerate() {
+            if role == target {
+                assert_eq!(o.as_ref().unwrap(), &x);
+            } else {
+                assert!(o.is_none());
+            }
+        }
+    }
+}
+
+#[test]
+fn linear_ops_with_public_values_and_broadcast() {
+    let mut r = rng(2);
+    let x = uniform(&mut r, &[4, 3], 100.0);
+    let y = uniform(&mut r, &[4, 3], 100.0);
+    let c = uniform(&mut r, &[3], 10.0); // broadcast along rows
+    let outs = run_3pc(|p| {
+        let f = p.fixed_point();
+        let sx = p.input_f64(0, own(p.role(), 0, &x), &[4, 3])?;
+        let sy = p.input_f64(2, own(p.role(), 2, &y), &[4, 3])?;
+        let cw = c.mapv(|v| f.encode(v).unwrap());
+        let sum = sx.add(&sy)?.sub(&sx.neg())?; // 2x + y
+        let plus_c = sum.add_public_ring(p.role(), &cw)?;
+        let times_c = p.mul_public(&sx, &c)?;
+        let times_3 = sx.mul_scalar_int(3);
+        let half = p.mul_scalar(&sy, 0.5)?;
+        Ok((
+            p.reveal_f64(&plus_c)?,
+            p.reveal_f64(&times_c)?,
+            p.reveal_f64(&times_3)?,
+            p.reveal_f64(&half)?,
+        ))
+    })
+    .unwrap();
+    let cb = c.broadcast(IxDyn(&[4, 3])).unwrap().to_owned();
+    for (plus_c, times_c, times_3, half) in &outs {
+        assert!(max_abs_diff(plus_c, &(&x * 2.0 + &y + &cb)) <= 4.0 * ENC);
+        // |x| <= 100, |c| <= 10: encoding errors 100*ENC + 10*ENC, plus one ulp of truncation
+        assert!(max_abs_diff(times_c, &(&x * &cb)) <= 110.0 * ENC + 2.0 * ULP);
+        assert!(max_abs_diff(times_3, &(&x * 3.0)) <= 3.0 * ENC);
+        assert!(max_abs_diff(half, &(&y * 0.5)) <= ENC + 2.0 * ULP);
+    }
+}
+
+/// Bound for one fixed-point product of values bounded by `a` and `b`: encoding errors of both
+/// factors propagate, plus one ulp from truncation.
+fn mul_bound(a: f64, b: f64) -> f64 {
+    (a + b) * ENC + ENC * ENC + ULP
+}
+
+#[test]
+fn elementwise_mul_fixed_and_integer() {
+    let mut r = rng(3);
+    let x = uniform(&mut r, &[1000], 30.0);
+    let y = uniform(&mut r, &[1000], 30.0);
+    let xi: ArrayD<u64> = x.mapv(|v| (v.round() as i64) as u64);
+    let outs = run_3pc(|p| {
+        let sx = p.input_f64(0, own(p.role(), 0, &x), &[1000])?;
+        let sy = p.input_f64(1, own(p.role(), 1, &y), &[1000])?;
+        let si = p.input(2, own(p.role(), 2, &xi), &[1000], 0)?;
+        let prod = p.mul(&sx, &sy)?;
+        let mixed = p.mul(&si, &sy)?; // integer times fixed: no truncation
+        let ints = p.mul(&si, &si)?;
+        Ok((
+            p.reveal_f64(&prod)?,
+            p.reveal_f64(&mixed)?,
+            p.reveal(&ints)?,
+        ))
+    })
+    .unwrap();
+    let xr = x.mapv(f64::round);
+    for (prod, mixed, ints) in &outs {
+        assert!(max_abs_diff(prod, &(&x * &y)) <= mul_bound(30.0, 30.0));
+        assert!(max_abs_diff(mixed, &(&xr * &y)) <= 30.0 * ENC);
+        for (w, v) in ints.iter().zip(xr.iter()) {
+            assert_eq!(*w as i64, (v * v) as i64);
+        }
+    }
+}
+
+#[test]
+fn matmul_against_f64() {
+    let mut r = rng(4);
+    for (m, k, n) in [(1, 1, 1), (7, 33, 5), (64, 64, 64), (3, 200, 2)] {
+        let x = uniform(&mut r, &[m, k], 2.0);
+        let y = uniform(&mut r, &[k, n], 2.0);
+        let outs = run_3pc(|p| {
+            let sx = p.input_f64(0, own(p.role(), 0, &x), &[m, k])?;
+            let sy = p.input_f64(1, own(p.role(), 1, &y), &[k, n])?;
+            let z = p.matmul(&sx, &sy)?;
+            let zt = p.matmul(&sy.t(), &sx.t())?; // (xy)^T = y^T x^T
+            Ok((p.reveal_f64(&z)?, p.reveal_f64(&zt)?))
+        })
+        .unwrap();
+        let x2 = x.clone().into_dimensionality::<Ix2>().unwrap();
+        let y2 = y.clone().into_dimensionality::<Ix2>().unwrap();
+        let want: Array2<f64> = x2.dot(&y2);
+        // k products, each with encoding error (2+2)*ENC, plus one truncation ulp
+        let bound = k as f64 * (4.0 * ENC + ENC * ENC) + ULP;
+        for (z, zt) in &outs {
+            assert!(
+                max_abs_diff(z, &want.clone().into_dyn()) <= bound,
+                "{m}x{k}x{n}"
+            );
+            assert!(max_abs_diff(zt, &want.t().to_owned().into_dyn()) <= bound);
+        }
+    }
+}
+
+#[test]
+fn shape_operations_are_local_and_consistent() {
+    let mut r = rng(5);
+    let x = uniform(&mut r, &[2, 3, 4], 10.0);
+    let outs = run_3pc(|p| {
+        let s = p.input_f64(0, own(p.role(), 0, &x), &[2, 3, 4])?;
+        let before = p.stats();
+        let a = s.reshape(&[6, 4])?;
+        let b = s.permute(&[2, 0, 1])?;
+        let c = s.slice_axis(1, 1, 3)?;
+        let d = AShare::concat(0, &[&s, &s])?;
+        let e = s.sum_axis(2)?;
+        let g = s.slice_axis(0, 0, 1)?.broadcast_to(&[3, 3, 4])?;
+        assert_eq!(p.stats(), before, "shape operations must not communicate");
+        [a, b, c, d, e, g]
+            .iter()
+            .map(|t| p.reveal_f64(t))
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .unwrap();
+    let want = [
+        x.clone().into_shape_with_order(IxDyn(&[6, 4])).unwrap(),
+        x.view().permuted_axes(IxDyn(&[2, 0, 1])).to_owned(),
+        x.slice_axis(ndarray::Axis(1), ndarray::Slice::from(1..3))
+            .to_owned(),
+        ndarray::concatenate(ndarray::Axis(0), &[x.view(), x.view()]).unwrap(),
+        x.sum_axis(ndarray::Axis(2)),
+        x.slice_axis(ndarray::Axis(0), ndarray::Slice::from(0..1))
+            .broadcast(IxDyn(&[3, 3, 4]))
+            .unwrap()
+            .to_owned(),
+    ];
+    for o in &outs {
+        for (got, w) in o.iter().zip(&want) {
+            assert!(max_abs_diff(got, w) <= 4.0 * ENC);
+        }
+    }
+}
+
+/// Millions of truncations of products of standard-scale values: no wrap-around failure, every
+/// error within one ulp plus encoding error. Expected failures in this test: about
+/// 2^21 * E|xy| * 2^-32 < 2^-11.
+#[test]
+fn two_million_truncations_have_no_failures() {
+    let n = 1 << 21;
+    let mut r = rng(6);
+    let x = uniform(&mut r, &[n], 1.0);
+    let y = uniform(&mut r, &[n], 1.0);
+    let outs = run_3pc(|p| {
+        let sx = p.input_f64(0, own(p.role(), 0, &x), &[n])?;
+        let sy = p.input_f64(1, own(p.role(), 1, &y), &[n])?;
+        let z = p.mul(&sx, &sy)?;
+        // and the stand-alone truncation on a product kept at 32 fractional bits
+        let wide = p
+            .mul(&sx.clone().with_frac_bits(0), &sy)?
+            .with_frac_bits(32);
+        let t = p.trunc(&wide, 16)?;
+        Ok((p.reveal_f64(&z)?, p.reveal_f64(&t)?))
+    })
+    .unwrap();
+    let want = &x * &y;
+    let (z, t) = &outs[0];
+    assert!(max_abs_diff(z, &want) <= mul_bound(1.0, 1.0));
+    assert!(max_abs_diff(t, &want) <= mul_bound(1.0, 1.0));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, .. ProptestConfig::default() })]
+
+    /// Random shapes and values, negatives included, up to the documented safe product range
+    /// (|x y| <= 2^10: failure probability below 2^-22 per element).
+    #[test]
+    fn prop_mul_add_matmul(m in 1usize..12, k in 1usize..12, n in 1usize..12, seed in any::<u64>()) {
+        let mut r = rng(seed);
+        let x = uniform(&mut r, &[m, k], 32.0);
+        let y = uniform(&mut r, &[m, k], 32.0);
+        let w = uniform(&mut r, &[k, n], 1.0);
+        let outs = run_3pc(|p| {
+            let sx = p.input_f64(0, own(p.role(), 0, &x), &[m, k])?;
+            let sy = p.input_f64(1, own(p.role(), 1, &y), &[m, k])?;
+            let sw = p.input_f64(2, own(p.role(), 2, &w), &[k, n])?;
+            let prod = p.mul(&sx, &sy)?;
+            let sum = sx.add(&sy)?;
+            let mm = p.matmul(&sx, &sw)?;
+            Ok((p.reveal_f64(&prod)?, p.reveal_f64(&sum)?, p.reveal_f64(&mm)?))
+        }).unwrap();
+        let xx = x.clone().into_dimensionality::<Ix2>().unwrap();
+        let ww = w.clone().into_dimensionality::<Ix2>().unwrap();
+        let (prod, sum, mm) = &outs[2];
+        prop_assert!(max_abs_diff(prod, &(&x * &y)) <= mul_bound(32.0, 32.0));
+        prop_assert!(max_abs_diff(sum, &(&x + &y)) <= 2.0 * ENC);
+        prop_assert!(max_abs_diff(mm, &xx.dot(&ww).into_dyn()) <= k as f64 * mul_bound(32.0, 1.0));
+    }
+
+    /// Values near the encodable limit survive input, addition of opposite values and reveal.
+    #[test]
+    fn prop_near_range_limit(frac in 0.5f64..0.999, sign in prop::bool::ANY, seed in any::<u64>()) {
+        let limit = mpc_core::FixedPoint::default().max_abs();
+        let v = if sign { frac * limit } else { -frac * limit };
+        let mut r = rng(seed);
+        let small = uniform(&mut r, &[8], 1.0);
+        let x = small.mapv(|s| v * (1.0 - 1e-3 * s.abs()));
+        let outs = run_3pc(|p| {
+            let sx = p.input_f64(0, own(p.role(), 0, &x), &[8])?;
+            let neg = sx.neg();
+            Ok((p.reveal_f64(&sx)?, p.reveal_f64(&neg)?))
+        }).unwrap();
+        let (got, neg) = &outs[1];
+        prop_assert!(max_abs_diff(got, &x) <= ENC);
+        prop_assert!(max_abs_diff(neg, &x.mapv(|a| -a)) <= ENC);
+    }
+}

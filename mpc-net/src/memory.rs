@@ -1,0 +1,193 @@
+//! In-process transport: three parties as three threads, linked by channels.
+//!
+//! Only messages cross between the threads, exactly what a socket could carry; no memory is
+//! shared. A receive first spins briefly (waking a blocked thread costs tens of microseconds on
+//! small VMs, which would dominate one-round protocols), then yields, then blocks with the
+//! configured timeout.
+
+use crate::{Message, NetError, PARTIES, Transport};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, unbounded};
+use std::time::{Duration, Instant};
+
+/// The default time a receive waits for a peer before failing with [`NetError::Timeout`].
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// One party's end of the in-process network.
+#[derive(Debug)]
+pub struct MemoryTransport {
+    role: usize,
+    senders: [Option<Sender<Message>>; PARTIES],
+    receivers: [Option<Receiver<Message>>; PARTIES],
+    timeout: Duration,
+    /// Channel ends kept alive (and never used) by [`MemoryTransport::isolated`].
+    silent: Vec<(Sender<Message>, Receiver<Message>)>,
+}
+
+/// Creates the three linked endpoints, in role order, with the default timeout.
+pub fn memory_network() -> [MemoryTransport; PARTIES] {
+    memory_network_with_timeout(DEFAULT_TIMEOUT)
+}
+
+/// Creates the three linked endpoints, in role order; receives fail after `timeout`.
+pub fn memory_network_with_timeout(timeout: Duration) -> [MemoryTransport; PARTIES] {
+    let mut ends: [MemoryTransport; PARTIES] = std::array::from_fn(|role| MemoryTransport {
+        role,
+        senders: [None, None, None],
+        receivers: [None, None, None],
+        timeout,
+        silent: Vec::new(),
+    });
+    for from in 0..PARTIES {
+        for to in 0..PARTIES {
+            if from != to {
+                let (s, r) = unbounded();
+                ends[from].senders[to] = Some(s);
+                ends[to].receivers[from] = Some(r);
+            }
+        }
+    }
+    ends
+}
+
+impl MemoryTransport {
+    /// A detached endpoint whose peers never answer: sends succeed and go nowhere, every receive
+    /// times out after `timeout`. Useful to test failure handling.
+    pub fn isolated(role: usize, timeout: Duration) -> Result<MemoryTransport, NetError> {
+        if role >= PARTIES {
+            return Err(NetError::BadRole(role));
+        }
+        let mut t = MemoryTransport {
+            role,
+            senders: [None, None, None],
+            receivers: [None, None, None],
+            timeout,
+            silent: Vec::new(),
+        };
+        for peer in 0..PARTIES {
+            if peer != role {
+                // a silent peer: it never sends, and what it is sent is never read
+                let (to_peer, peer_inbox) = unbounded::<Message>();
+                let (peer_out, from_peer) = unbounded::<Message>();
+                t.senders[peer] = Some(to_peer);
+                t.receivers[peer] = Some(from_peer);
+                t.silent.push((peer_out, peer_inbox));
+            }
+        }
+        Ok(t)
+    }
+}
+
+impl Transport for MemoryTransport {
+    fn role(&self) -> usize {
+        self.role
+    }
+
+    fn send(&mut self, to: usize, msg: Message) -> Result<(), NetError> {
+        let sender = self
+            .senders
+            .get(to)
+            .and_then(Option::as_ref)
+            .ok_or(NetError::Disconnected { peer: to })?;
+        sender
+            .send(msg)
+            .map_err(|_| NetError::Disconnected { peer: to })
+    }
+
+    fn recv(&mut self, from: usize) -> Result<Message, NetError> {
+        let receiver = self
+            .receivers
+            .get(from)
+            .and_then(Option::as_ref)
+            .ok_or(NetError::Disconnected { peer: from })?;
+        // spin, then yield, then block
+        let start = Instant::now();
+        let mut spins = 0u32;
+        loop {
+            match receiver.try_recv() {
+                Ok(m) => return Ok(m),
+                Err(TryRecvError::Disconnected) => {
+                    return Err(NetError::Disconnected { peer: from });
+                }
+                Err(TryRecvError::Empty) => {}
+            }
+            spins += 1;
+            if spins < 2_000 {
+                std::hint::spin_loop();
+            } else if start.elapsed() < Duration::from_micros(200) {
+                std::thread::yield_now();
+            } else {
+                break;
+            }
+        }
+        let left = self.timeout.saturating_sub(start.elapsed());
+        receiver.recv_timeout(left).map_err(|e| match e {
+            RecvTimeoutError::Timeout => NetError::Timeout {
+                peer: from,
+                millis: self.timeout.as_millis() as u64,
+            },
+            RecvTimeoutError::Disconnected => NetError::Disconnected { peer: from },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Comm;
+
+    #[test]
+    fn fifo_counts_and_depth() {
+        let [a, b, c] = memory_network();
+        let (mut a, mut b, _c) = (Comm::new(Box::new(a)), Comm::new(Box::new(b)), c);
+        a.send(1, vec![1, 2, 3]).unwrap();
+        a.send(1, vec![4]).unwrap();
+        assert_eq!(b.recv(0, 3).unwrap(), vec![1, 2, 3]);
+        assert_eq!(b.stats().rounds, 1);
+        b.send(0, vec![9]).unwrap();
+        assert_eq!(b.recv(0, 1).unwrap(), vec![4]);
+        // a's reply depends on b's message (depth 2), so a ends at depth 2
+        assert_eq!(a.recv(1, 1).unwrap(), vec![9]);
+        assert_eq!(a.stats().rounds, 2);
+        assert_eq!(a.stats().bytes_sent, 32);
+        assert_eq!(a.stats().messages_sent, 2);
+        assert_eq!(b.stats().bytes_received, 32);
+    }
+
+    #[test]
+    fn wrong_length_bad_peer_timeout_and_disconnect() {
+        let [a, b, c] = memory_network_with_timeout(Duration::from_millis(50));
+        let (mut a, mut b) = (Comm::new(Box::new(a)), Comm::new(Box::new(b)));
+        a.send(1, vec![1, 2]).unwrap();
+        assert!(matches!(
+            b.recv(0, 3),
+            Err(NetError::WrongLength {
+                peer: 0,
+                expected: 3,
+                got: 2
+            })
+        ));
+        assert!(matches!(a.send(0, vec![]), Err(NetError::BadPeer { .. })));
+        assert!(matches!(a.recv(7, 1), Err(NetError::BadPeer { .. })));
+        assert!(matches!(
+            a.recv(1, 1),
+            Err(NetError::Timeout { peer: 1, .. })
+        ));
+        drop(c);
+        assert!(matches!(
+            a.recv(2, 1),
+            Err(NetError::Disconnected { peer: 2 })
+        ));
+        assert!(matches!(
+            a.send(2, vec![1]),
+            Err(NetError::Disconnected { peer: 2 })
+        ));
+        let mut iso = Comm::new(Box::new(
+            MemoryTransport::isolated(1, Duration::from_millis(20)).unwrap(),
+        ));
+        assert!(matches!(
+            iso.recv(0, 1),
+            Err(NetError::Timeout { peer: 0, .. })
+        ));
+        assert!(MemoryTransport::isolated(3, Duration::from_millis(1)).is_err());
+    }
+}

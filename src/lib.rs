@@ -1,0 +1,31 @@
+//! # Trefoil
+//!
+//! Privacy-preserving machine learning by honest-majority three-party computation over
+//! replicated secret sharing on the ring Z_2^64 (the ABY3 / Falcon family).
+//!
+//! This facade re-exports the member crates:
+//! - [`core`]: shares, fixed-point tensors, protocols and the three-party harness;
+//! - [`net`]: transports (in-process channels, later TCP with mutual TLS) and their counters.
+//!
+//! ```
+//! use trefoil::core::{run_3pc, FixedPoint};
+//! use ndarray::array;
+//!
+//! let outs = run_3pc(|p| {
+//!     let x = array![[1.5, -2.0], [0.25, 3.0]].into_dyn();
+//!     let y = array![[2.0, 1.0], [-1.0, 0.5]].into_dyn();
+//!     // party 0 owns x, party 1 owns y; the others learn nothing about them
+//!     let sx = p.input_f64(0, (p.role() == 0).then_some(&x), x.shape())?;
+//!     let sy = p.input_f64(1, (p.role() == 1).then_some(&y), y.shape())?;
+//!     let sz = p.matmul(&sx, &sy)?;
+//!     p.reveal_f64(&sz)
+//! })
+//! .unwrap();
+//! let z = &outs[0];
+//! assert!((z[[0, 0]] - 5.0).abs() < 1e-3); // 1.5*2 + (-2)*(-1)
+//! # let _ = FixedPoint::default();
+//! ```
+#![deny(missing_docs)]
+
+pub use mpc_core as core;
+pub use mpc_net as net;
