@@ -29,3 +29,8 @@
 
 pub use mpc_core as core;
 pub use mpc_net as net;
+
+/// The README's examples, compiled and run as doc-tests so they stay true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
