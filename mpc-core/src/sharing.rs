@@ -57,6 +57,44 @@ impl Party {
         Ok(())
     }
 
+    /// The input protocol for either sharing: `split(x, a, b)` is the third component given the
+    /// owner's two pseudo-random ones (`x - a - b` arithmetic, `x ^ a ^ b` boolean).
+    fn input_components(
+        &mut self,
+        owner: usize,
+        value: Option<&ArrayD<u64>>,
+        shape: &[usize],
+        split: fn(u64, u64, u64) -> u64,
+    ) -> Result<(ArrayD<u64>, ArrayD<u64>)> {
+        self.check_owner(owner, value.is_some(), shape, value.map(|v| v.shape()))?;
+        let n: usize = shape.iter().product();
+        let me = self.role();
+        let (s0, s1) = if me == owner {
+            let a = self.prg_prev.words(n); // x_o
+            let b = self.prg_next.words(n); // x_{o+1}
+            let c: Vec<u64> = match value {
+                Some(x) => x
+                    .iter()
+                    .zip(&a)
+                    .zip(&b)
+                    .map(|((x, a), b)| split(*x, *a, *b))
+                    .collect(),
+                None => Vec::new(),
+            };
+            let (next, prev) = (self.comm.next(), self.comm.prev());
+            self.comm.send(next, c.clone())?;
+            self.comm.send(prev, c)?;
+            (a, b)
+        } else if me == (owner + 1) % 3 {
+            let own = self.prg_prev.words(n); // x_{o+1}
+            (own, self.comm.recv(owner, n)?) // x_{o+2}
+        } else {
+            let own = self.prg_next.words(n); // x_o
+            (self.comm.recv(owner, n)?, own) // x_{o+2}
+        };
+        Ok((to_array(shape, s0)?, to_array(shape, s1)?))
+    }
+
     /// Secret-shares ring words owned by party `owner`. The owner passes `Some(x)`, the others
     /// `None`; all pass the public `shape` and the scale `frac_bits` of the words.
     pub fn input(
@@ -66,37 +104,9 @@ impl Party {
         shape: &[usize],
         frac_bits: u32,
     ) -> Result<AShare> {
-        self.check_owner(owner, value.is_some(), shape, value.map(|v| v.shape()))?;
-        let n: usize = shape.iter().product();
-        let me = self.role();
-        let (s0, s1) = if me == owner {
-            let a = self.prg_prev.words(n); // x_o
-            let b = self.prg_next.words(n); // x_{o+1}
-            let mut c = Vec::with_capacity(n);
-            if let Some(x) = value {
-                for ((xv, av), bv) in x.iter().zip(&a).zip(&b) {
-                    c.push(xv.wrapping_sub(*av).wrapping_sub(*bv));
-                }
-            }
-            let next = self.comm.next();
-            let prev = self.comm.prev();
-            self.comm.send(next, c.clone())?;
-            self.comm.send(prev, c)?;
-            (a, b)
-        } else if me == (owner + 1) % 3 {
-            let own = self.prg_prev.words(n); // x_{o+1}
-            let c = self.comm.recv(owner, n)?;
-            (own, c)
-        } else {
-            let own = self.prg_next.words(n); // x_o
-            let c = self.comm.recv(owner, n)?;
-            (c, own)
-        };
-        Ok(AShare {
-            s0: to_array(shape, s0)?,
-            s1: to_array(shape, s1)?,
-            frac_bits,
-        })
+        let split = |x: u64, a: u64, b: u64| x.wrapping_sub(a).wrapping_sub(b);
+        let (s0, s1) = self.input_components(owner, value, shape, split)?;
+        Ok(AShare { s0, s1, frac_bits })
     }
 
     /// Encodes `value` with the session's fixed-point settings and secret-shares it
@@ -176,33 +186,8 @@ impl Party {
         value: Option<&ArrayD<u64>>,
         shape: &[usize],
     ) -> Result<BShare> {
-        self.check_owner(owner, value.is_some(), shape, value.map(|v| v.shape()))?;
-        let n: usize = shape.iter().product();
-        let me = self.role();
-        let (s0, s1) = if me == owner {
-            let a = self.prg_prev.words(n);
-            let b = self.prg_next.words(n);
-            let mut c = Vec::with_capacity(n);
-            if let Some(x) = value {
-                for ((xv, av), bv) in x.iter().zip(&a).zip(&b) {
-                    c.push(xv ^ av ^ bv);
-                }
-            }
-            let (next, prev) = (self.comm.next(), self.comm.prev());
-            self.comm.send(next, c.clone())?;
-            self.comm.send(prev, c)?;
-            (a, b)
-        } else if me == (owner + 1) % 3 {
-            let own = self.prg_prev.words(n);
-            (own, self.comm.recv(owner, n)?)
-        } else {
-            let own = self.prg_next.words(n);
-            (self.comm.recv(owner, n)?, own)
-        };
-        Ok(BShare {
-            s0: to_array(shape, s0)?,
-            s1: to_array(shape, s1)?,
-        })
+        let (s0, s1) = self.input_components(owner, value, shape, |x, a, b| x ^ a ^ b)?;
+        Ok(BShare { s0, s1 })
     }
 
     /// Reveals a boolean-shared tensor of words to all parties.

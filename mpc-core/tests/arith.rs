@@ -257,3 +257,29 @@ proptest! {
         prop_assert!(max_abs_diff(neg, &x.mapv(|a| -a)) <= ENC);
     }
 }
+
+#[test]
+fn boolean_sharing_and_local_bit_operations() {
+    let x = ArrayD::from_shape_vec(IxDyn(&[4]), vec![0u64, u64::MAX, 0xDEAD_BEEF, 1 << 63]).unwrap();
+    let y = ArrayD::from_shape_vec(IxDyn(&[4]), vec![5u64, 7, 0xFFFF, 3]).unwrap();
+    let mask = ArrayD::from_elem(IxDyn(&[]), 0x0F0F_0F0F_0F0F_0F0Fu64);
+    let outs = run_3pc(|p| {
+        let sx = p.input_bool(0, own(p.role(), 0, &x), &[4])?;
+        let sy = p.input_bool(2, own(p.role(), 2, &y), &[4])?;
+        let before = p.stats();
+        let r = sx
+            .xor(&sy)?
+            .not(p.role())?
+            .and_public(&mask)?
+            .shl(3)
+            .xor_public(p.role(), &y)?
+            .shr(1);
+        assert_eq!(p.stats(), before, "XOR, NOT, masks and shifts are local");
+        p.reveal_bool(&r)
+    })
+    .unwrap();
+    for (i, o) in outs[1].iter().enumerate() {
+        let want = (((!(x[i] ^ y[i]) & 0x0F0F_0F0F_0F0F_0F0F) << 3) ^ y[i]) >> 1;
+        assert_eq!(*o, want);
+    }
+}
