@@ -129,12 +129,22 @@ impl Party {
         self.trunc(&prod, f)
     }
 
-    /// `x * c` for a public real scalar `c` (see [`Party::mul_public`]).
+    /// `x * c` for a public real scalar `c`, truncated back to `x`'s scale. Small constants
+    /// are encoded with extra fractional bits (up to 24 more than the session's, so that `c`
+    /// keeps about `f` significant bits, e.g. `1/n` for an average): the truncation then removes
+    /// them, and the pre-truncation magnitude stays about `|x| 2^(2f)` whatever `c` is.
+    /// 1 round; party 1 sends `8` bytes per element.
     pub fn mul_scalar(&mut self, x: &AShare, c: f64) -> Result<AShare> {
         let f = self.fixed.frac_bits();
+        let extra = if c != 0.0 && c.is_finite() {
+            (-c.abs().log2().floor()).clamp(0.0, 24.0) as u32
+        } else {
+            0
+        };
+        let k = f + extra;
         let prod = x
-            .mul_scalar_int(self.fixed.encode(c)? as i64)
-            .with_frac_bits(x.frac_bits + f);
-        self.trunc(&prod, f)
+            .mul_scalar_int(crate::fixed::encode_with(c, k)? as i64)
+            .with_frac_bits(x.frac_bits + k);
+        self.trunc(&prod, k)
     }
 }

@@ -260,7 +260,8 @@ proptest! {
 
 #[test]
 fn boolean_sharing_and_local_bit_operations() {
-    let x = ArrayD::from_shape_vec(IxDyn(&[4]), vec![0u64, u64::MAX, 0xDEAD_BEEF, 1 << 63]).unwrap();
+    let x =
+        ArrayD::from_shape_vec(IxDyn(&[4]), vec![0u64, u64::MAX, 0xDEAD_BEEF, 1 << 63]).unwrap();
     let y = ArrayD::from_shape_vec(IxDyn(&[4]), vec![5u64, 7, 0xFFFF, 3]).unwrap();
     let mask = ArrayD::from_elem(IxDyn(&[]), 0x0F0F_0F0F_0F0F_0F0Fu64);
     let outs = run_3pc(|p| {
@@ -281,5 +282,24 @@ fn boolean_sharing_and_local_bit_operations() {
     for (i, o) in outs[1].iter().enumerate() {
         let want = (((!(x[i] ^ y[i]) & 0x0F0F_0F0F_0F0F_0F0F) << 3) ^ y[i]) >> 1;
         assert_eq!(*o, want);
+    }
+}
+
+/// Small public constants keep their precision (an average's `1/n`), large ones too.
+#[test]
+fn mul_scalar_keeps_precision_of_small_constants() {
+    let x = uniform(&mut rng(11), &[500], 1000.0);
+    for c in [1e-3, -3.7e-5, 0.5, 123.25] {
+        let outs = run_3pc(|p| {
+            let sx = p.input_f64(0, own(p.role(), 0, &x), &[500])?;
+            let y = p.mul_scalar(&sx, c)?;
+            p.reveal_f64(&y)
+        })
+        .unwrap();
+        // encoding errors of x (ENC * |c|) and of c (|x| * 2^-(f + extra + 1) <= |x| * |c| * 2^-17),
+        // plus one truncation ulp
+        let bound = ENC * c.abs() + 1000.0 * c.abs() * ULP / 2.0 + ULP;
+        let err = max_abs_diff(&outs[0], &x.mapv(|v| v * c));
+        assert!(err <= bound, "c = {c}: error {err} > {bound}");
     }
 }
