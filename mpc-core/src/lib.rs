@@ -9,6 +9,9 @@
 //! - [`share`]: [`AShare`] / [`BShare`] and the local (communication-free) operations;
 //! - [`party`]: the [`Party`] context (role, channels, pairwise PRGs);
 //! - [`sharing`]: input and reveal; [`mul`]: products and matmul; [`trunc`]: truncation;
+//! - [`boolean`]: AND on boolean shares, bit slicing; [`convert`]: MSB, A2B, bit injection,
+//!   bit-times-value; [`compare`]: comparisons, select, sign, abs, ReLU/DReLU; [`reduce`]: max,
+//!   argmax, max-pooling;
 //! - [`gemm`]: the u64 GEMM kernel; [`harness`]: [`run_3pc`], the three-thread test harness.
 //!
 //! Every protocol's rounds and bytes are stated in its module docs and checked by tests against
@@ -28,6 +31,9 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod boolean;
+pub mod compare;
+pub mod convert;
 mod error;
 pub mod fixed;
 pub mod gemm;
@@ -35,6 +41,7 @@ pub mod harness;
 pub mod mul;
 pub mod party;
 pub mod prg;
+pub mod reduce;
 pub mod share;
 pub mod sharing;
 pub mod trunc;

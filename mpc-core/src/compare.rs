@@ -1,0 +1,224 @@
+//! Comparisons, selection, sign, absolute value, ReLU and its derivative.
+//!
+//! Everything reduces to the sign bit of a difference ([`Party::msb`], 8 rounds) followed by one
+//! 2-round bit injection or bit-times-value product ([`crate::convert`]); a selection costs one
+//! integer multiplication (1 round) on top of a comparison.
+//!
+//! Rounds are counted as in [`mpc_net`]: the longest chain of dependent messages. The sum is 9,
+//! not 10, because the chains overlap: in `msb`, party 0's share of `a` (round 1) and party 1's
+//! half of `G` do not wait for each other, so party 0 finishes the carry tree one hop before
+//! parties 1 and 2, and its injection message (the first of the 2-round product) travels in the
+//! tree's last round.
+//!
+//! | protocol | rounds | bits sent per element: party 0 / party 1 / party 2 |
+//! |---|---|---|
+//! | `ltz`, `drelu`, `lt`/`le`/`gt`/`ge` (and `_public`) | 9 | 246 / 245 / 245 |
+//! | `eq` (and `eq_public`) | 9 | 428 / 426 / 426 |
+//! | `relu`, `abs` | 9 | 310 / 245 / 245 |
+//! | `relu_with_drelu` | 9 | 310 / 309 / 309 |
+//! | `sign` | 9 | 246 / 245 / 245 |
+//! | `select(b, x, y)` (given the 0/1 integer `b`) | 1 | 64 / 64 / 64 |
+//!
+//! (Exact when the element count is a multiple of 64; see [`crate::convert`].)
+//!
+//! ## Correctness range
+//! The sign bit is exact for every ring value. A comparison `x < y` is computed as the sign of
+//! `x - y`, so it is correct whenever `|x - y| < 2^63` as ring integers, i.e. for all values
+//! encodable at a common scale whose difference does not overflow (`|x|, |y| < 2^62` in ring
+//! units always suffices; at 16 fractional bits that is `|x| < 2^46`, about 7e13).
+//!
+//! Conventions: results are arithmetic integer shares (scale 0) of 0 or 1; `drelu(x) = [x >= 0]`,
+//! so `drelu(0) = 1` and `relu'(0)` is taken as 1; `sign(0) = +1`.
+
+use crate::boolean::flat;
+use crate::convert::Pair;
+use crate::error::{CoreError, Result};
+use crate::party::{Party, to_array};
+use crate::share::AShare;
+use ndarray::{ArrayD, IxDyn};
+
+impl Party {
+    /// Flips packed shared bits (NOT): public ones enter component 0 (parties 0 and 2).
+    fn not_packed(&self, b: Pair) -> Pair {
+        let (mut b0, mut b1) = b;
+        match self.role() {
+            0 => b0.iter_mut().for_each(|v| *v = !*v),
+            2 => b1.iter_mut().for_each(|v| *v = !*v),
+            _ => {}
+        }
+        (b0, b1)
+    }
+
+    /// Packed bits to arithmetic 0/1 integers in the shape of `like` (2 rounds).
+    fn bits_to_arith(&mut self, bits: &Pair, like: &AShare) -> Result<AShare> {
+        let (bit, _) = self.inject(bits, like.len(), None, true)?;
+        let (s0, s1) = bit.ok_or(CoreError::InvalidShape {
+            op: "inject",
+            detail: "internal: no bit output".into(),
+        })?;
+        AShare::from_components(to_array(like.shape(), s0)?, to_array(like.shape(), s1)?, 0)
+    }
+
+    /// `[x < 0]` as an arithmetic 0/1 integer share. 9 rounds.
+    pub fn ltz(&mut self, x: &AShare) -> Result<AShare> {
+        let b = self.msb_packed(x)?;
+        self.bits_to_arith(&b, x)
+    }
+
+    /// DReLU, `[x >= 0]`, as an arithmetic 0/1 integer share (the derivative of ReLU, with
+    /// `relu'(0) = 1`). 9 rounds.
+    pub fn drelu(&mut self, x: &AShare) -> Result<AShare> {
+        let b = self.msb_packed(x)?;
+        let b = self.not_packed(b);
+        self.bits_to_arith(&b, x)
+    }
+
+    /// ReLU, `max(x, 0)`, keeping `x`'s scale (exact). 9 rounds; parties send 310 / 245 / 245
+    /// bits per element.
+    pub fn relu(&mut self, x: &AShare) -> Result<AShare> {
+        let b = self.msb_packed(x)?;
+        let b = self.not_packed(b);
+        self.mul_packed_bit(&b, x)
+    }
+
+    /// ReLU and DReLU of `x` sharing one sign-bit computation: `(relu(x), [x >= 0])`.
+    /// 9 rounds; parties send 310 / 309 / 309 bits per element.
+    pub fn relu_with_drelu(&mut self, x: &AShare) -> Result<(AShare, AShare)> {
+        let b = self.msb_packed(x)?;
+        let b = self.not_packed(b);
+        let (x0, x1) = (flat(&x.s0), flat(&x.s1));
+        let (bit, prod) = self.inject(&b, x.len(), Some((&x0, &x1)), true)?;
+        let missing = || CoreError::InvalidShape {
+            op: "relu_with_drelu",
+            detail: "internal: missing output".into(),
+        };
+        let (d0, d1) = bit.ok_or_else(missing)?;
+        let (r0, r1) = prod.ok_or_else(missing)?;
+        let relu = AShare::from_components(
+            to_array(x.shape(), r0)?,
+            to_array(x.shape(), r1)?,
+            x.frac_bits,
+        )?;
+        let drelu = AShare::from_components(to_array(x.shape(), d0)?, to_array(x.shape(), d1)?, 0)?;
+        Ok((relu, drelu))
+    }
+
+    /// `|x|` (exact; `x`'s scale). 9 rounds.
+    pub fn abs(&mut self, x: &AShare) -> Result<AShare> {
+        let b = self.msb_packed(x)?;
+        let bx = self.mul_packed_bit(&b, x)?;
+        // |x| = x - 2 [x < 0] x
+        x.sub(&bx.mul_scalar_int(2))
+    }
+
+    /// `sign(x)` as an integer share of `+1` or `-1` (`sign(0) = +1`). 9 rounds.
+    pub fn sign(&mut self, x: &AShare) -> Result<AShare> {
+        let neg = self.ltz(x)?;
+        let one = ArrayD::from_elem(IxDyn(&[]), 1u64);
+        neg.mul_scalar_int(-2).add_public_ring(self.role(), &one)
+    }
+
+    /// `[x < y]` as an arithmetic 0/1 integer share (same shape and scale). 9 rounds.
+    pub fn lt(&mut self, x: &AShare, y: &AShare) -> Result<AShare> {
+        self.ltz(&x.sub(y)?)
+    }
+
+    /// `[x <= y]`. 9 rounds.
+    pub fn le(&mut self, x: &AShare, y: &AShare) -> Result<AShare> {
+        self.drelu(&y.sub(x)?)
+    }
+
+    /// `[x > y]`. 9 rounds.
+    pub fn gt(&mut self, x: &AShare, y: &AShare) -> Result<AShare> {
+        self.ltz(&y.sub(x)?)
+    }
+
+    /// `[x >= y]`. 9 rounds.
+    pub fn ge(&mut self, x: &AShare, y: &AShare) -> Result<AShare> {
+        self.drelu(&x.sub(y)?)
+    }
+
+    /// `[x == y]`: the two sign bits of `x - y` and `y - x` in one batched MSB, then
+    /// `1 - ([x < y] ^ [x > y])`. 9 rounds.
+    pub fn eq(&mut self, x: &AShare, y: &AShare) -> Result<AShare> {
+        let d = x.sub(y)?;
+        self.eqz(&d)
+    }
+
+    /// `[d == 0]` (see [`Party::eq`]).
+    fn eqz(&mut self, d: &AShare) -> Result<AShare> {
+        let n = d.len();
+        let flat_d = d.reshape(&[n])?;
+        let both = AShare::concat(0, &[&flat_d, &flat_d.neg()])?;
+        let (b0, b1) = self.msb_packed(&both)?;
+        // bits of element e and of element n + e; XOR them (at most one is set)
+        let m = n.div_ceil(64);
+        let mut x0 = vec![0u64; m];
+        let mut x1 = vec![0u64; m];
+        for e in 0..n {
+            let f = n + e;
+            let get = |v: &[u64], i: usize| (v[i / 64] >> (i % 64)) & 1;
+            x0[e / 64] |= (get(&b0, e) ^ get(&b0, f)) << (e % 64);
+            x1[e / 64] |= (get(&b1, e) ^ get(&b1, f)) << (e % 64);
+        }
+        let ne = self.not_packed((x0, x1));
+        self.bits_to_arith(&ne, d)
+    }
+
+    /// Encodes a public constant at `x`'s scale as a share-shaped ring scalar.
+    fn public_at_scale(x: &AShare, c: f64) -> Result<ArrayD<u64>> {
+        let w = crate::fixed::encode_with(c, x.frac_bits)?;
+        Ok(ArrayD::from_elem(IxDyn(&[]), w))
+    }
+
+    /// `x - c` for a public real `c` encoded at `x`'s scale.
+    fn sub_public(&self, x: &AShare, c: f64) -> Result<AShare> {
+        let w = Self::public_at_scale(x, c)?;
+        x.add_public_ring(self.role(), &w.mapv(u64::wrapping_neg))
+    }
+
+    /// `[x < c]` for a public real `c` (encoded at `x`'s scale). 9 rounds.
+    pub fn lt_public(&mut self, x: &AShare, c: f64) -> Result<AShare> {
+        let d = self.sub_public(x, c)?;
+        self.ltz(&d)
+    }
+
+    /// `[x <= c]`. 9 rounds.
+    pub fn le_public(&mut self, x: &AShare, c: f64) -> Result<AShare> {
+        let d = self.sub_public(x, c)?.neg();
+        self.drelu(&d)
+    }
+
+    /// `[x > c]`. 9 rounds.
+    pub fn gt_public(&mut self, x: &AShare, c: f64) -> Result<AShare> {
+        let d = self.sub_public(x, c)?.neg();
+        self.ltz(&d)
+    }
+
+    /// `[x >= c]`. 9 rounds.
+    pub fn ge_public(&mut self, x: &AShare, c: f64) -> Result<AShare> {
+        let d = self.sub_public(x, c)?;
+        self.drelu(&d)
+    }
+
+    /// `[x == c]`. 9 rounds.
+    pub fn eq_public(&mut self, x: &AShare, c: f64) -> Result<AShare> {
+        let d = self.sub_public(x, c)?;
+        self.eqz(&d)
+    }
+
+    /// `b ? x : y` for a 0/1 integer share `b` (scale 0) and `x`, `y` of `b`'s shape and a
+    /// common scale: `y + b (x - y)`, one integer multiplication. 1 round, 64 bits per element.
+    pub fn select(&mut self, b: &AShare, x: &AShare, y: &AShare) -> Result<AShare> {
+        if b.frac_bits != 0 {
+            return Err(CoreError::ScaleMismatch {
+                op: "select (the condition must be a 0/1 integer)",
+                left: b.frac_bits,
+                right: 0,
+            });
+        }
+        let d = x.sub(y)?;
+        let bd = self.mul(b, &d)?;
+        bd.add(y)
+    }
+}
