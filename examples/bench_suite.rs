@@ -97,6 +97,7 @@ fn run(
 }
 
 fn main() -> Result<()> {
+    mpc_core::keep_freed_memory();
     let all = ["matmul256", "mul1e6", "trunc1e6", "relu1e6", "maxpool"];
     let args: Vec<String> = std::env::args().skip(1).collect();
     let chosen: Vec<&str> = if args.is_empty() {

@@ -48,7 +48,7 @@ pub mod trunc;
 
 pub use error::{CoreError, Result};
 pub use fixed::FixedPoint;
-pub use harness::{HarnessConfig, Timing, run_3pc, run_3pc_with, time_3pc};
+pub use harness::{HarnessConfig, Timing, keep_freed_memory, run_3pc, run_3pc_with, time_3pc};
 pub use mpc_net::CommStats;
 pub use party::Party;
 pub use share::{AShare, BShare};
