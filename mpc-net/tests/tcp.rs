@@ -1,8 +1,8 @@
-#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 //! Three parties as three threads over loopback TCP: the success path with TLS and plain TCP, and
 //! every fault the transport must turn into a typed error (wrong CA, certificate of another role,
 //! no client certificate, garbage on the port, oversized frame, mismatched settings, a silent
 //! peer, a peer that goes away).
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
 use mpc_net::codec::SessionSettings;
 use mpc_net::keygen::{Material, generate};
