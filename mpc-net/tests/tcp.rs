@@ -197,7 +197,8 @@ fn garbage_and_missing_client_certificate_end_the_session() {
     let (mut ls, cfgs) = setup(tls_all(&m));
     let target = cfgs[0].addresses[0].clone();
     let l0 = ls.remove(0);
-    let c0 = cfgs[0].clone();
+    let mut c0 = cfgs[0].clone();
+    c0.connect_timeout = Duration::from_millis(800); // nobody else will come
     let h = std::thread::spawn(move || TcpTransport::connect_with_listener(&c0, l0).map(|_| ()));
     let mut roots = rustls::RootCertStore::empty();
     use rustls::pki_types::pem::PemObject;
