@@ -5,7 +5,8 @@
 //!
 //! This facade re-exports the member crates:
 //! - [`core`]: shares, fixed-point tensors, protocols and the three-party harness;
-//! - [`net`]: transports (in-process channels, later TCP with mutual TLS) and their counters.
+//! - [`net`]: transports (in-process channels, TCP with mutual TLS, a network simulator) and
+//!   their counters; the `trefoil` binary generates certificates and runs a party.
 //!
 //! ```
 //! use trefoil::core::{run_3pc, FixedPoint};

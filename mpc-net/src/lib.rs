@@ -2,7 +2,8 @@
 //!
 //! Protocol code talks to the other two parties through a [`Comm`]: it sends vectors of ring words
 //! (`u64`) to a peer and receives them back in FIFO order per peer. A [`Comm`] wraps any
-//! [`Transport`] backend (in-process channels from [`memory`] now; sockets later) and counts, per
+//! [`Transport`] backend (in-process channels from [`memory`], TCP with mutual TLS from [`tcp`],
+//! optionally behind the network simulator of [`sim`]) and counts, per
 //! party, the payload bytes and messages sent and the number of communication rounds.
 //!
 //! ## How rounds are counted
@@ -16,10 +17,18 @@
 //! This definition needs only a number in each frame header, so it works the same over a network.
 #![deny(missing_docs)]
 
+pub mod codec;
+pub mod config;
 mod error;
+pub mod frame;
+pub mod keygen;
 pub mod memory;
+pub mod sim;
+pub mod tcp;
+pub mod tls;
 
-pub use error::NetError;
+pub use error::{Link, NetError};
+pub use tcp::{Security, TcpConfig, TcpTransport};
 
 /// The number of parties in a Trefoil computation.
 pub const PARTIES: usize = 3;

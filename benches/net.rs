@@ -1,0 +1,173 @@
+//! Network benchmarks on loopback:
+//! - transport throughput (criterion, MB/s): party 0 sends 4 MiB messages to party 1, which
+//!   acknowledges each, over plain TCP and over mutual TLS;
+//! - a 512 x 512 secret matmul (fused truncation) over TLS vs in-memory channels, printing the
+//!   median time, bytes per party and rounds, and the simulated-network estimate for LAN/WAN.
+//!
+//! Run with `cargo bench --bench net`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use criterion::{Criterion, Throughput};
+use mpc_core::{FixedPoint, Party, time_3pc};
+use mpc_net::codec::SessionSettings;
+use mpc_net::keygen::generate;
+use mpc_net::sim::{NetProfile, estimate};
+use mpc_net::tls::TlsIdentity;
+use mpc_net::{Comm, CommStats, Security, TcpConfig, TcpTransport, Transport};
+use std::net::TcpListener;
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+const MSG_WORDS: usize = 512 * 1024; // 4 MiB
+
+fn configs(tls: bool) -> (Vec<Option<TcpListener>>, Vec<TcpConfig>) {
+    let m = generate(3, "bench CA").unwrap();
+    let l0 = TcpListener::bind("127.0.0.1:0").unwrap();
+    let l1 = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addrs = [
+        l0.local_addr().unwrap().to_string(),
+        l1.local_addr().unwrap().to_string(),
+        "127.0.0.1:9".to_string(),
+    ];
+    let cfgs = (0..3)
+        .map(|role| {
+            let sec = if tls {
+                let (c, k) = &m.parties[role];
+                let names = ["ca".into(), "cert".into(), "key".into()];
+                let id =
+                    TlsIdentity::from_pem(m.ca_cert.as_bytes(), c.as_bytes(), k.as_bytes(), names);
+                Security::Tls(Arc::new(id.unwrap()))
+            } else {
+                Security::InsecurePlainTcp
+            };
+            TcpConfig::new(role, addrs.clone(), "bench", SessionSettings::new(16), sec)
+        })
+        .collect();
+    (vec![Some(l0), Some(l1), None], cfgs)
+}
+
+/// Three connected transports (connected concurrently), in role order.
+fn connect(tls: bool) -> Vec<TcpTransport> {
+    let (ls, cfgs) = configs(tls);
+    let hs: Vec<_> = ls
+        .into_iter()
+        .zip(cfgs)
+        .map(|(l, c)| {
+            std::thread::spawn(move || TcpTransport::connect_with_listener(&c, l).unwrap())
+        })
+        .collect();
+    hs.into_iter().map(|h| h.join().unwrap()).collect()
+}
+
+fn throughput(c: &mut Criterion) {
+    let mut g = c.benchmark_group("loopback_throughput");
+    g.throughput(Throughput::Bytes(8 * MSG_WORDS as u64));
+    g.sample_size(20);
+    for tls in [false, true] {
+        let mut ts = connect(tls);
+        let t1 = ts.remove(1);
+        let _t2 = ts.pop();
+        let mut a = Comm::new(Box::new(ts.remove(0)));
+        // party 1 echoes a one-word ack per message until it gets an empty message
+        let echo = std::thread::spawn(move || {
+            let mut b = Comm::new(Box::new(t1));
+            loop {
+                let mut t = b.recv(0, MSG_WORDS);
+                if t.is_err() {
+                    return;
+                }
+                let _ = t.as_mut().map(|v| v.clear());
+                if b.send(0, vec![1]).is_err() {
+                    return;
+                }
+            }
+        });
+        let payload = vec![0x5a5a_5a5a_5a5a_5a5a_u64; MSG_WORDS];
+        let name = if tls { "tls" } else { "plain_tcp" };
+        g.bench_function(name, |bch| {
+            bch.iter(|| {
+                a.send(1, payload.clone()).unwrap();
+                a.recv(1, 1).unwrap();
+            })
+        });
+        a.send(1, vec![]).unwrap(); // wrong length: party 1 stops
+        let _ = a.recv(1, 1);
+        drop(a);
+        echo.join().unwrap();
+    }
+    g.finish();
+}
+
+/// Times `iters` 512 x 512 fixed-point matmuls over TLS; returns (median, per-party stats, rounds).
+fn matmul_tls(iters: usize) -> (Duration, [CommStats; 3], u64) {
+    let ts = connect(true);
+    let barrier = Arc::new(Barrier::new(3));
+    let hs: Vec<_> = ts
+        .into_iter()
+        .map(|t| {
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                let mut p =
+                    Party::new(Box::new(t) as Box<dyn Transport>, FixedPoint::default()).unwrap();
+                let x = p.random_share(&[512, 512], 16).unwrap();
+                let y = p.random_share(&[512, 512], 16).unwrap();
+                let mut samples = Vec::new();
+                let mut per = CommStats::default();
+                for i in 0..iters + 1 {
+                    barrier.wait();
+                    let before = p.stats();
+                    let t0 = Instant::now();
+                    let z = p.matmul(&x, &y).unwrap();
+                    barrier.wait();
+                    if i > 0 {
+                        samples.push(t0.elapsed());
+                    }
+                    per = p.stats().since(&before);
+                    drop(z);
+                }
+                (samples, per)
+            })
+        })
+        .collect();
+    let outs: Vec<_> = hs.into_iter().map(|h| h.join().unwrap()).collect();
+    let mut samples = outs[0].0.clone();
+    samples.sort();
+    let stats = [outs[0].1, outs[1].1, outs[2].1];
+    let rounds = stats.iter().map(|s| s.rounds).max().unwrap_or(0);
+    (samples[samples.len() / 2], stats, rounds)
+}
+
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    throughput(&mut c);
+    c.final_summary();
+
+    let iters = 5;
+    let (mem, _) = time_3pc(
+        1,
+        iters,
+        |p| {
+            Ok((
+                p.random_share(&[512, 512], 16)?,
+                p.random_share(&[512, 512], 16)?,
+            ))
+        },
+        |p, (x, y)| p.matmul(x, y).map(|_| ()),
+    )
+    .unwrap();
+    let (tls, stats, rounds) = matmul_tls(iters);
+    for (name, median, per, r) in [
+        ("in_memory", mem.median(), mem.per_op, mem.rounds),
+        ("tls_loopback", tls, stats, rounds),
+    ] {
+        println!(
+            "{{\"workload\":\"matmul_512\",\"transport\":\"{name}\",\"median_s\":{:.4},\"bytes_per_party\":[{},{},{}],\"rounds\":{r},\"est_lan_s\":{:.4},\"est_wan_s\":{:.4}}}",
+            median.as_secs_f64(),
+            per[0].bytes_sent,
+            per[1].bytes_sent,
+            per[2].bytes_sent,
+            estimate(&per, &NetProfile::lan()).as_secs_f64(),
+            estimate(&per, &NetProfile::wan()).as_secs_f64(),
+        );
+    }
+}

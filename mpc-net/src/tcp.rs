@@ -1,0 +1,689 @@
+//! The TCP transport: three parties on three machines, mutual TLS by default.
+//!
+//! ## Connecting
+//! Each party listens on its address; the **higher role dials the lower one** (party 1 dials 0,
+//! party 2 dials 0 and 1), so there are exactly three links and no races. A dial is retried with
+//! exponential back-off (10 ms doubling to 500 ms) until the connect timeout; accepting is bounded
+//! by the same deadline. On every link both ends then run the TLS handshake (see [`crate::tls`])
+//! and the session handshake: each sends a [`Hello`] (protocol version, session id, role,
+//! settings hash) and checks the other's. If anything fails on any link, the party sends an
+//! `Abort` with its reason on the links that did come up, closes them, and returns the error; so
+//! every party of a failed session ends with an error, and the mismatch is named.
+//!
+//! ## Running
+//! The transport owns a small tokio runtime (two worker threads). Per peer, a writer task takes
+//! messages from a queue, writes them through a buffer and flushes whenever the queue runs empty
+//! (so everything sent is on the wire before this party can block in a receive), and a reader
+//! task decodes frames into a per-peer inbox. [`Transport::recv`] blocks on that inbox with the
+//! receive timeout; the protocol code stays blocking and runs unchanged.
+//!
+//! ## Faults
+//! A peer that closes or crashes gives [`NetError::Disconnected`] (or [`NetError::Io`]); one that
+//! stops answering gives [`NetError::Timeout`]; a malformed or oversized frame gives the frame
+//! error; a peer's `Abort` gives [`NetError::PeerAborted`]. Dropping the transport closes the
+//! links cleanly (queued data is flushed, TLS close_notify is sent) and stops every task and
+//! thread, waiting at most the linger time for the peers to close their side. Do not drop it
+//! from inside another async runtime.
+
+use crate::codec::{Control, Hello, SessionSettings, decode_control, encode};
+use crate::frame::{Frame, check_len, read_frame, write_control, write_data};
+use crate::tls::{TlsIdentity, role_of_certificate, server_name, tls_error};
+use crate::{Link, Message, NetError, PARTIES, Transport};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, BufWriter, ReadHalf, WriteHalf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tokio::task::JoinHandle;
+use tokio_rustls::{TlsAcceptor, TlsConnector};
+
+/// Default connect timeout: how long to wait for all links to come up.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default receive timeout.
+pub const DEFAULT_RECV_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default largest frame payload: 256 MiB (a 4096 x 4096 tensor is 128 MiB).
+pub const DEFAULT_MAX_FRAME_BYTES: u64 = 256 << 20;
+/// Default time a closing transport waits for its peers to close their side.
+pub const DEFAULT_LINGER: Duration = Duration::from_secs(1);
+
+const IO_BUFFER: usize = 256 * 1024;
+
+/// How the links are secured.
+#[derive(Debug, Clone)]
+pub enum Security {
+    /// Mutual TLS with this party's identity (the default and the only safe choice).
+    Tls(Arc<TlsIdentity>),
+    /// Plain TCP: no encryption, no authentication. Logs a warning when used.
+    InsecurePlainTcp,
+}
+
+/// Everything a party needs to join a session over TCP.
+#[derive(Debug, Clone)]
+pub struct TcpConfig {
+    /// This party's role, 0, 1 or 2.
+    pub role: usize,
+    /// `host:port` of each party, in role order (this party's own entry is where it listens
+    /// unless [`TcpConfig::listen`] is set).
+    pub addresses: [String; PARTIES],
+    /// Address to bind instead of `addresses[role]` (e.g. `0.0.0.0:7000` behind NAT).
+    pub listen: Option<String>,
+    /// Identifier of the session; all parties must use the same.
+    pub session_id: String,
+    /// Settings all parties must share (checked in the handshake).
+    pub settings: SessionSettings,
+    /// TLS identity, or the explicit insecure option.
+    pub security: Security,
+    /// Deadline for all links to come up.
+    pub connect_timeout: Duration,
+    /// How long a receive waits for a peer.
+    pub recv_timeout: Duration,
+    /// Largest frame payload accepted or sent, in bytes.
+    pub max_frame_bytes: u64,
+    /// How long closing waits for the peers to close their side.
+    pub linger: Duration,
+}
+
+impl TcpConfig {
+    /// A configuration with default timeouts and frame limit.
+    pub fn new(
+        role: usize,
+        addresses: [String; PARTIES],
+        session_id: &str,
+        settings: SessionSettings,
+        security: Security,
+    ) -> TcpConfig {
+        TcpConfig {
+            role,
+            addresses,
+            listen: None,
+            session_id: session_id.to_string(),
+            settings,
+            security,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            recv_timeout: DEFAULT_RECV_TIMEOUT,
+            max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
+            linger: DEFAULT_LINGER,
+        }
+    }
+}
+
+/// A byte stream of either kind (plain TCP or TLS).
+trait Stream: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Stream for T {}
+type BoxStream = Box<dyn Stream>;
+
+/// Messages queued for a writer task.
+enum Outgoing {
+    Data(Message, u32),
+}
+
+/// Maps an I/O error on `link` to a typed error.
+pub(crate) fn io_error(link: &Link, e: std::io::Error) -> NetError {
+    use std::io::ErrorKind::*;
+    if let Link::Party(peer) = link
+        && matches!(
+            e.kind(),
+            UnexpectedEof | ConnectionReset | ConnectionAborted | BrokenPipe
+        )
+    {
+        return NetError::Disconnected { peer: *peer };
+    }
+    if e.get_ref()
+        .and_then(|i| i.downcast_ref::<rustls::Error>())
+        .is_some()
+    {
+        return tls_error(link, None, e);
+    }
+    NetError::Io {
+        link: link.clone(),
+        detail: e.to_string(),
+    }
+}
+
+/// Shared, read-only context of the connection phase.
+struct Ctx {
+    role: usize,
+    hello: Hello,
+    tls: Option<(TlsConnector, TlsAcceptor)>,
+    deadline: Instant,
+    connect_timeout: Duration,
+    max_frame_bytes: u64,
+}
+
+impl Ctx {
+    fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+
+    async fn bounded<T>(
+        &self,
+        link: &Link,
+        what: &str,
+        fut: impl Future<Output = Result<T, NetError>>,
+    ) -> Result<T, NetError> {
+        match tokio::time::timeout(self.remaining(), fut).await {
+            Ok(r) => r,
+            Err(_) => Err(NetError::Io {
+                link: link.clone(),
+                detail: format!(
+                    "{what} did not finish within the connect timeout of {} ms",
+                    self.connect_timeout.as_millis()
+                ),
+            }),
+        }
+    }
+}
+
+/// Sends our hello, reads the peer's, and checks it. `allowed` are the roles the peer may have.
+async fn session_handshake(
+    ctx: &Ctx,
+    mut s: BoxStream,
+    link: Link,
+    allowed: &[usize],
+) -> Result<(usize, BoxStream), NetError> {
+    ctx.bounded(&link, "the session handshake", async {
+        let hello = encode(&Control::Hello(ctx.hello.clone()))?;
+        write_control(&mut s, &hello)
+            .await
+            .map_err(|e| io_error(&link, e))?;
+        s.flush().await.map_err(|e| io_error(&link, e))?;
+        let frame = read_frame(&mut s, ctx.max_frame_bytes, &link, &mut Vec::new()).await?;
+        let theirs = match frame {
+            Some(Frame::Control(bytes)) => match decode_control(&bytes, &link)? {
+                Control::Hello(h) => h,
+                Control::Abort { reason } => {
+                    return Err(NetError::PeerAborted {
+                        peer: allowed.first().copied().unwrap_or(PARTIES),
+                        reason,
+                    });
+                }
+            },
+            Some(Frame::Data(_)) => {
+                return Err(NetError::BadPayload {
+                    link: link.clone(),
+                    detail: "data frame before the session handshake".into(),
+                });
+            }
+            None => {
+                return Err(NetError::Io {
+                    link: link.clone(),
+                    detail: "connection closed during the session handshake".into(),
+                });
+            }
+        };
+        let role = usize::from(theirs.role);
+        if !allowed.contains(&role) {
+            return Err(NetError::HandshakeMismatch {
+                link: link.clone(),
+                field: "party role",
+                ours: format!("expected one of parties {allowed:?}"),
+                theirs: format!("party {role}"),
+            });
+        }
+        ctx.hello.check(&theirs, role, &link)?;
+        Ok((role, s))
+    })
+    .await
+}
+
+/// Dials `peer` (a lower role) with retry and back-off, then runs TLS and the handshake.
+async fn dial(ctx: Arc<Ctx>, peer: usize, addr: String) -> Result<(usize, BoxStream), NetError> {
+    let link = Link::Party(peer);
+    let mut backoff = Duration::from_millis(10);
+    let tcp = loop {
+        let left = ctx.remaining();
+        let last = match tokio::time::timeout(left, TcpStream::connect(addr.as_str())).await {
+            Ok(Ok(s)) => break s,
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => "connect timed out".to_string(),
+        };
+        let left = ctx.remaining();
+        if left.is_zero() {
+            return Err(NetError::Connect {
+                peer,
+                addr,
+                detail: format!(
+                    "gave up after the connect timeout of {} ms; last error: {last}",
+                    ctx.connect_timeout.as_millis()
+                ),
+            });
+        }
+        tokio::time::sleep(backoff.min(left)).await;
+        backoff = (backoff * 2).min(Duration::from_millis(500));
+    };
+    let _ = tcp.set_nodelay(true);
+    let stream: BoxStream = match &ctx.tls {
+        Some((connector, _)) => {
+            let name = server_name(peer)?;
+            let tls = ctx
+                .bounded(&link, "the TLS handshake", async {
+                    connector
+                        .connect(name, tcp)
+                        .await
+                        .map_err(|e| tls_error(&link, Some(peer), e))
+                })
+                .await?;
+            Box::new(tls)
+        }
+        None => Box::new(tcp),
+    };
+    session_handshake(&ctx, stream, link, &[peer]).await
+}
+
+/// Accepts one incoming connection: TLS (the certificate names the role), then the handshake.
+async fn accept_one(
+    ctx: &Ctx,
+    tcp: TcpStream,
+    from: String,
+    allowed: &[usize],
+) -> Result<(usize, BoxStream), NetError> {
+    let _ = tcp.set_nodelay(true);
+    let unidentified = Link::Unidentified(from);
+    match &ctx.tls {
+        Some((_, acceptor)) => {
+            let tls = ctx
+                .bounded(&unidentified, "the TLS handshake", async {
+                    acceptor
+                        .accept(tcp)
+                        .await
+                        .map_err(|e| tls_error(&unidentified, None, e))
+                })
+                .await?;
+            let cert = tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .ok_or_else(|| NetError::Tls {
+                    link: unidentified.clone(),
+                    detail: "the peer presented no certificate".into(),
+                })?;
+            let cert_role = role_of_certificate(cert, &unidentified)?;
+            let (role, s) =
+                session_handshake(ctx, Box::new(tls), Link::Party(cert_role), allowed).await?;
+            if role != cert_role {
+                return Err(NetError::WrongIdentity {
+                    link: Link::Party(role),
+                    expected: crate::tls::party_name(role),
+                    detail: format!("the certificate is for party {cert_role}"),
+                });
+            }
+            Ok((role, s))
+        }
+        None => session_handshake(ctx, Box::new(tcp), unidentified, allowed).await,
+    }
+}
+
+/// Accepts the higher roles' connections. A failed incoming connection uses up a slot (the
+/// session is failing anyway), so this ends after as many attempts as there are peers to wait
+/// for, or at the deadline.
+async fn accept_all(
+    ctx: Arc<Ctx>,
+    listener: TcpListener,
+    addr: String,
+) -> (Vec<(usize, BoxStream)>, Vec<NetError>) {
+    let mut waiting: Vec<usize> = (ctx.role + 1..PARTIES).collect();
+    let mut links = Vec::new();
+    let mut errors = Vec::new();
+    while !waiting.is_empty() && links.len() + errors.len() < PARTIES - 1 - ctx.role {
+        let accepted = tokio::time::timeout(ctx.remaining(), listener.accept()).await;
+        match accepted {
+            Err(_) => {
+                errors.push(NetError::AcceptTimeout {
+                    missing: waiting.clone(),
+                    millis: ctx.connect_timeout.as_millis() as u64,
+                });
+                break;
+            }
+            Ok(Err(e)) => {
+                errors.push(NetError::Listen {
+                    addr,
+                    detail: e.to_string(),
+                });
+                break;
+            }
+            Ok(Ok((tcp, from))) => match accept_one(&ctx, tcp, from.to_string(), &waiting).await {
+                Ok((role, s)) => {
+                    waiting.retain(|&r| r != role);
+                    links.push((role, s));
+                }
+                Err(e) => errors.push(e),
+            },
+        }
+    }
+    (links, errors)
+}
+
+/// Chooses the error to report: a root cause rather than a timeout that followed from it.
+fn root_error(mut errors: Vec<NetError>) -> Option<NetError> {
+    let is_secondary = |e: &NetError| {
+        matches!(
+            e,
+            NetError::AcceptTimeout { .. }
+                | NetError::Connect { .. }
+                | NetError::Disconnected { .. }
+        )
+    };
+    let pos = errors.iter().position(|e| !is_secondary(e)).unwrap_or(0);
+    if errors.is_empty() {
+        None
+    } else {
+        Some(errors.swap_remove(pos))
+    }
+}
+
+/// Tells the peers why the session ends, then closes the links (bounded by a short timeout).
+async fn abort_links(links: Vec<(usize, BoxStream)>, reason: &str) {
+    let Ok(msg) = encode(&Control::Abort {
+        reason: reason.to_string(),
+    }) else {
+        return;
+    };
+    for (_, mut s) in links {
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            write_control(&mut s, &msg).await?;
+            s.flush().await?;
+            s.shutdown().await
+        })
+        .await;
+    }
+}
+
+async fn writer_task(
+    w: WriteHalf<BoxStream>,
+    mut rx: UnboundedReceiver<Outgoing>,
+    link: Link,
+    failed: Arc<Mutex<Option<NetError>>>,
+) {
+    let mut w = BufWriter::with_capacity(IO_BUFFER, w);
+    let mut scratch = Vec::with_capacity(64 * 1024);
+    let result: std::io::Result<()> = async {
+        while let Some(first) = rx.recv().await {
+            let mut next = Some(first);
+            while let Some(Outgoing::Data(msg, len)) = next {
+                write_data(&mut w, &msg, len, &mut scratch).await?;
+                next = rx.try_recv().ok();
+            }
+            // the queue is empty: put everything on the wire before the protocol can block
+            w.flush().await?;
+        }
+        w.shutdown().await
+    }
+    .await;
+    if let Err(e) = result
+        && let Ok(mut slot) = failed.lock()
+    {
+        *slot = Some(io_error(&link, e));
+    }
+}
+
+async fn reader_task(
+    r: ReadHalf<BoxStream>,
+    inbox: Sender<Result<Message, NetError>>,
+    peer: usize,
+    max_frame_bytes: u64,
+) {
+    let link = Link::Party(peer);
+    let mut r = BufReader::with_capacity(IO_BUFFER, r);
+    let mut scratch = Vec::with_capacity(64 * 1024);
+    loop {
+        match read_frame(&mut r, max_frame_bytes, &link, &mut scratch).await {
+            Ok(Some(Frame::Data(m))) => {
+                // after the transport is gone, keep draining until the peer closes
+                let _ = inbox.send(Ok(m));
+            }
+            Ok(Some(Frame::Control(bytes))) => {
+                let err = match decode_control(&bytes, &link) {
+                    Ok(Control::Abort { reason }) => NetError::PeerAborted { peer, reason },
+                    Ok(Control::Hello(_)) => NetError::BadPayload {
+                        link: link.clone(),
+                        detail: "handshake message in the middle of the session".into(),
+                    },
+                    Err(e) => e,
+                };
+                let _ = inbox.send(Err(err));
+                return;
+            }
+            Ok(None) => return,
+            Err(e) => {
+                let _ = inbox.send(Err(e));
+                return;
+            }
+        }
+    }
+}
+
+/// One party's end of a TCP (or TLS) network; see the module docs.
+pub struct TcpTransport {
+    role: usize,
+    runtime: Option<tokio::runtime::Runtime>,
+    out: [Option<UnboundedSender<Outgoing>>; PARTIES],
+    inbox: [Option<Receiver<Result<Message, NetError>>>; PARTIES],
+    write_failed: [Arc<Mutex<Option<NetError>>>; PARTIES],
+    tasks: Vec<JoinHandle<()>>,
+    recv_timeout: Duration,
+    max_frame_bytes: u64,
+    linger: Duration,
+}
+
+impl std::fmt::Debug for TcpTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TcpTransport")
+            .field("role", &self.role)
+            .field("recv_timeout", &self.recv_timeout)
+            .field("max_frame_bytes", &self.max_frame_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TcpTransport {
+    /// Binds this party's address (if a higher role must dial it) and connects to the others.
+    pub fn connect(cfg: &TcpConfig) -> Result<TcpTransport, NetError> {
+        let own = cfg
+            .addresses
+            .get(cfg.role)
+            .ok_or(NetError::BadRole(cfg.role))?;
+        let bind = cfg.listen.clone().unwrap_or_else(|| own.clone());
+        let listener = if cfg.role + 1 < PARTIES {
+            Some(
+                std::net::TcpListener::bind(bind.as_str()).map_err(|e| NetError::Listen {
+                    addr: bind.clone(),
+                    detail: e.to_string(),
+                })?,
+            )
+        } else {
+            None
+        };
+        TcpTransport::connect_with_listener(cfg, listener)
+    }
+
+    /// Like [`TcpTransport::connect`] with an already bound listener (tests bind port 0 first).
+    /// Party 2 accepts no connections and may pass `None`.
+    pub fn connect_with_listener(
+        cfg: &TcpConfig,
+        listener: Option<std::net::TcpListener>,
+    ) -> Result<TcpTransport, NetError> {
+        if cfg.role >= PARTIES {
+            return Err(NetError::BadRole(cfg.role));
+        }
+        let max_frame_bytes = cfg.max_frame_bytes.min(crate::frame::FRAME_LIMIT);
+        let tls = match &cfg.security {
+            Security::Tls(id) => Some((
+                TlsConnector::from(id.client_config()?),
+                TlsAcceptor::from(id.server_config()?),
+            )),
+            Security::InsecurePlainTcp => {
+                eprintln!(
+                    "warning: party {}: links use plain TCP without TLS (insecure option): anyone \
+                     on the network path can read and alter the traffic",
+                    cfg.role
+                );
+                None
+            }
+        };
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name(format!("trefoil-net-{}", cfg.role))
+            .enable_all()
+            .build()
+            .map_err(|e| NetError::Runtime(e.to_string()))?;
+        let ctx = Arc::new(Ctx {
+            role: cfg.role,
+            hello: Hello::new(cfg.role, &cfg.session_id, cfg.settings),
+            tls,
+            deadline: Instant::now() + cfg.connect_timeout,
+            connect_timeout: cfg.connect_timeout,
+            max_frame_bytes,
+        });
+        let own = cfg.addresses[cfg.role].clone();
+        let links = runtime.block_on(async {
+            let accept = match listener {
+                Some(l) if cfg.role + 1 < PARTIES => {
+                    l.set_nonblocking(true).map_err(|e| NetError::Listen {
+                        addr: own.clone(),
+                        detail: e.to_string(),
+                    })?;
+                    let l = TcpListener::from_std(l).map_err(|e| NetError::Listen {
+                        addr: own.clone(),
+                        detail: e.to_string(),
+                    })?;
+                    Some(tokio::spawn(accept_all(ctx.clone(), l, own.clone())))
+                }
+                _ if cfg.role + 1 < PARTIES => {
+                    return Err(NetError::Listen {
+                        addr: own.clone(),
+                        detail: "parties 0 and 1 need a listener".into(),
+                    });
+                }
+                _ => None,
+            };
+            let dials: Vec<_> = (0..cfg.role)
+                .map(|peer| tokio::spawn(dial(ctx.clone(), peer, cfg.addresses[peer].clone())))
+                .collect();
+            let mut links = Vec::new();
+            let mut errors = Vec::new();
+            for d in dials {
+                match d.await {
+                    Ok(Ok(link)) => links.push(link),
+                    Ok(Err(e)) => errors.push(e),
+                    Err(e) => errors.push(NetError::Runtime(e.to_string())),
+                }
+            }
+            if let Some(a) = accept {
+                match a.await {
+                    Ok((mut l, mut e)) => {
+                        links.append(&mut l);
+                        errors.append(&mut e);
+                    }
+                    Err(e) => errors.push(NetError::Runtime(e.to_string())),
+                }
+            }
+            if let Some(err) = root_error(errors) {
+                abort_links(links, &format!("party {}: {err}", cfg.role)).await;
+                return Err(err);
+            }
+            Ok(links)
+        })?;
+        let mut t = TcpTransport {
+            role: cfg.role,
+            runtime: None,
+            out: [None, None, None],
+            inbox: [None, None, None],
+            write_failed: std::array::from_fn(|_| Arc::new(Mutex::new(None))),
+            tasks: Vec::new(),
+            recv_timeout: cfg.recv_timeout,
+            max_frame_bytes,
+            linger: cfg.linger,
+        };
+        for (peer, stream) in links {
+            let (r, w) = tokio::io::split(stream);
+            let (out_tx, out_rx) = unbounded_channel();
+            let (in_tx, in_rx) = crossbeam_channel::unbounded();
+            let failed = t.write_failed[peer].clone();
+            t.tasks
+                .push(runtime.spawn(writer_task(w, out_rx, Link::Party(peer), failed)));
+            t.tasks
+                .push(runtime.spawn(reader_task(r, in_tx, peer, max_frame_bytes)));
+            t.out[peer] = Some(out_tx);
+            t.inbox[peer] = Some(in_rx);
+        }
+        t.runtime = Some(runtime);
+        Ok(t)
+    }
+
+    fn write_error(&self, peer: usize) -> NetError {
+        self.write_failed
+            .get(peer)
+            .and_then(|slot| slot.lock().ok().and_then(|mut s| s.take()))
+            .unwrap_or(NetError::Disconnected { peer })
+    }
+}
+
+impl Transport for TcpTransport {
+    fn role(&self) -> usize {
+        self.role
+    }
+
+    fn send(&mut self, to: usize, msg: Message) -> Result<(), NetError> {
+        let link = Link::Party(to);
+        let len = check_len(&link, 8 * msg.words.len() as u64, self.max_frame_bytes)?;
+        let out = self
+            .out
+            .get(to)
+            .and_then(Option::as_ref)
+            .ok_or(NetError::BadPeer {
+                role: self.role,
+                peer: to,
+            })?;
+        if out.send(Outgoing::Data(msg, len)).is_err() {
+            return Err(self.write_error(to));
+        }
+        Ok(())
+    }
+
+    fn recv(&mut self, from: usize) -> Result<Message, NetError> {
+        let inbox = self
+            .inbox
+            .get(from)
+            .and_then(Option::as_ref)
+            .ok_or(NetError::BadPeer {
+                role: self.role,
+                peer: from,
+            })?;
+        match inbox.recv_timeout(self.recv_timeout) {
+            Ok(r) => r,
+            Err(RecvTimeoutError::Timeout) => Err(NetError::Timeout {
+                peer: from,
+                millis: self.recv_timeout.as_millis() as u64,
+            }),
+            Err(RecvTimeoutError::Disconnected) => Err(NetError::Disconnected { peer: from }),
+        }
+    }
+}
+
+impl Drop for TcpTransport {
+    fn drop(&mut self) {
+        // closing the queues lets the writers flush, send close_notify and shut down
+        for o in &mut self.out {
+            o.take();
+        }
+        for i in &mut self.inbox {
+            i.take();
+        }
+        if let Some(rt) = self.runtime.take() {
+            let tasks = std::mem::take(&mut self.tasks);
+            let linger = self.linger;
+            rt.block_on(async {
+                let _ = tokio::time::timeout(linger, async {
+                    for t in tasks {
+                        let _ = t.await;
+                    }
+                })
+                .await;
+            });
+            // cancels whatever is left (a peer that never closed) and joins the worker threads
+            rt.shutdown_timeout(Duration::from_millis(200));
+        }
+    }
+}

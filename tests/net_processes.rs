@@ -1,0 +1,172 @@
+//! Three OS processes (the `trefoil` binary) on loopback with mutual TLS: the demo computation
+//! (share, matmul, truncation, reveal) gives the right answer on every party; a killed peer and a
+//! mismatched session setting give the expected error on the others. Every wait is bounded and
+//! every child is killed when the test ends.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_trefoil");
+
+/// Kills the child on drop, so a failing test leaves nothing running.
+struct Guard(Child);
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Writes certificates and three configs into `dir`; `frac_bits[i]` for party i.
+fn prepare(dir: &Path, frac_bits: [u32; 3]) {
+    let out = Command::new(BIN)
+        .args(["keygen", "--parties", "3", "--out"])
+        .arg(dir.join("certs"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let ports = [free_port(), free_port(), free_port()];
+    for (role, bits) in frac_bits.iter().enumerate() {
+        let cfg = format!(
+            "role = {role}\n\
+             addresses = [\"127.0.0.1:{}\", \"127.0.0.1:{}\", \"127.0.0.1:{}\"]\n\
+             session_id = \"process-test\"\n\
+             frac_bits = {}\n\
+             connect_timeout_ms = 10000\n\
+             recv_timeout_ms = 10000\n\
+             [tls]\n\
+             ca = \"certs/ca.pem\"\n\
+             cert = \"certs/party{role}.pem\"\n\
+             key = \"certs/party{role}.key\"\n",
+            ports[0], ports[1], ports[2], bits
+        );
+        std::fs::write(dir.join(format!("party{role}.toml")), cfg).unwrap();
+    }
+}
+
+/// Starts party `role`; its stdout lines arrive on the returned channel.
+fn spawn(dir: &Path, role: usize, extra: &[&str]) -> (Guard, mpsc::Receiver<String>) {
+    let mut child = Command::new(BIN)
+        .arg("party")
+        .arg("--config")
+        .arg(dir.join(format!("party{role}.toml")))
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    (Guard(child), rx)
+}
+
+/// Waits (bounded) for the child to exit; returns success and its stderr.
+fn finish(g: &mut Guard, limit: Duration) -> (bool, String) {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = g.0.try_wait().unwrap() {
+            let mut err = String::new();
+            if let Some(mut e) = g.0.stderr.take() {
+                let _ = e.read_to_string(&mut err);
+            }
+            return (status.success(), err);
+        }
+        assert!(
+            start.elapsed() < limit,
+            "a party did not finish within {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn result_values(lines: &mpsc::Receiver<String>) -> Vec<f64> {
+    let line = lines
+        .try_iter()
+        .find(|l| l.starts_with("RESULT "))
+        .expect("no RESULT line");
+    let v: serde_json::Value = serde_json::from_str(&line["RESULT ".len()..]).unwrap();
+    v["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
+/// The demo's inputs, as in `src/bin/trefoil.rs`.
+fn expected() -> Vec<f64> {
+    let x = |i: usize, j: usize| ((i * 8 + j) % 7) as f64 / 4.0 - 0.75;
+    let y = |i: usize, j: usize| ((i * 3 + j * 5) % 11) as f64 / 8.0 - 0.5;
+    let mut out = Vec::new();
+    for i in 0..8 {
+        for j in 0..8 {
+            out.push((0..8).map(|k| x(i, k) * y(k, j)).sum());
+        }
+    }
+    out
+}
+
+#[test]
+fn three_processes_over_tls_compute_the_demo() {
+    let dir = tempfile::tempdir().unwrap();
+    prepare(dir.path(), [16, 16, 16]);
+    let mut parties: Vec<_> = (0..3).map(|r| spawn(dir.path(), r, &[])).collect();
+    let want = expected();
+    for (g, lines) in &mut parties {
+        let (ok, err) = finish(g, Duration::from_secs(30));
+        assert!(ok, "party failed: {err}");
+        let got = result_values(lines);
+        assert_eq!(got.len(), want.len());
+        for (a, b) in got.iter().zip(&want) {
+            // fixed point with 16 bits, two truncations: a few units of 2^-14
+            assert!((a - b).abs() < 1e-3, "{a} vs {b}");
+        }
+    }
+}
+
+#[test]
+fn killed_peer_and_mismatched_setting_fail_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    prepare(dir.path(), [16, 16, 16]);
+    let mut p0 = spawn(dir.path(), 0, &[]);
+    let mut victim = spawn(dir.path(), 1, &["--stall-ms", "20000"]);
+    let mut p2 = spawn(dir.path(), 2, &[]);
+    // kill party 1 once the session is up and it is stalling
+    let line = victim.1.recv_timeout(Duration::from_secs(20)).unwrap();
+    assert!(line.starts_with("CONNECTED"), "{line}");
+    victim.0.0.kill().unwrap();
+    for (g, _) in [&mut p0, &mut p2] {
+        let (ok, err) = finish(g, Duration::from_secs(20));
+        assert!(!ok);
+        assert!(err.contains("party 1 disconnected"), "{err}");
+        eprintln!("killed-peer case, stderr: {err}");
+    }
+    drop(victim);
+
+    let dir = tempfile::tempdir().unwrap();
+    prepare(dir.path(), [16, 16, 12]);
+    let mut parties: Vec<_> = (0..3).map(|r| spawn(dir.path(), r, &[])).collect();
+    for (g, _) in &mut parties {
+        let (ok, err) = finish(g, Duration::from_secs(30));
+        assert!(!ok);
+        assert!(err.contains("session settings mismatch"), "{err}");
+        eprintln!("mismatch case, stderr: {err}");
+    }
+}
