@@ -97,7 +97,7 @@ fn run(
 }
 
 fn main() -> Result<()> {
-    let all = ["matmul256", "mul1e6", "trunc1e6"];
+    let all = ["matmul256", "mul1e6", "trunc1e6", "relu1e6", "maxpool"];
     let args: Vec<String> = std::env::args().skip(1).collect();
     let chosen: Vec<&str> = if args.is_empty() {
         all.to_vec()
@@ -144,8 +144,44 @@ fn main() -> Result<()> {
                     },
                 )?;
             }
+            "relu1e6" => relu1e6(&mut r)?,
+            "maxpool" => maxpool(&mut r)?,
             other => bail!("unknown workload {other:?}; known: {}", all.join(", ")),
         }
     }
     Ok(())
+}
+
+/// ReLU on 1,000,000 standard-normal values.
+fn relu1e6(r: &mut StdRng) -> Result<()> {
+    let x = normal(r, &[1_000_000]);
+    run(
+        "relu1e6",
+        &x,
+        &x,
+        || x.mapv(|v| v.max(0.0)),
+        |p, (a, _)| p.relu(a),
+    )
+}
+
+/// 2x2 max-pooling, stride 2, of a 16 x 32 x 32 x 32 standard-normal batch (pooled values; the
+/// argmax mask is computed too).
+fn maxpool(r: &mut StdRng) -> Result<()> {
+    let shape = [16usize, 32, 32, 32];
+    let x = normal(r, &shape);
+    let plain = || {
+        let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3]);
+        let mut out = ArrayD::<f64>::zeros(IxDyn(&[n, c, h / 2, w / 2]));
+        for ((a, b, i, j), o) in ndarray::indices((n, c, h / 2, w / 2))
+            .into_iter()
+            .zip(out.iter_mut())
+        {
+            let v = |u, t| x[[a, b, 2 * i + u, 2 * j + t]];
+            *o = v(0, 0).max(v(0, 1)).max(v(1, 0)).max(v(1, 1));
+        }
+        out
+    };
+    run("maxpool", &x, &x, plain, |p, (a, _)| {
+        Ok(p.maxpool2d(a, 2, 2)?.0)
+    })
 }

@@ -51,15 +51,22 @@ pub(crate) fn transpose64(a: &mut [u64; 64]) {
     }
 }
 
-/// Bit-slices `words` (one element per word): returns `nbits` planes of `ceil(n/64)` words each,
-/// plane `j` first at offset `j * ceil(n/64)`. Missing elements of the last block are zero.
-pub(crate) fn to_planes(words: &[u64], nbits: usize) -> Vec<u64> {
+/// Bit-slices `words` (one element per word), or `words + add` element-wise when `add` is
+/// given: returns `nbits` planes of `ceil(n/64)` words each, plane `j` first at offset
+/// `j * ceil(n/64)`. Missing elements of the last block are zero.
+pub(crate) fn to_planes(words: &[u64], add: Option<&[u64]>, nbits: usize) -> Vec<u64> {
     let m = words.len().div_ceil(64);
     let nbits = nbits.min(64);
     let mut out = vec![0u64; nbits * m];
     let mut blk = [0u64; 64];
     for (w, chunk) in words.chunks(64).enumerate() {
         blk[..chunk.len()].copy_from_slice(chunk);
+        if let Some(add) = add {
+            let other = &add[w * 64..(w * 64 + chunk.len()).min(add.len())];
+            for (b, a) in blk.iter_mut().zip(other) {
+                *b = b.wrapping_add(*a);
+            }
+        }
         blk[chunk.len()..].fill(0);
         transpose64(&mut blk);
         for (j, &v) in blk.iter().take(nbits).enumerate() {
@@ -91,6 +98,15 @@ pub(crate) fn pack_bits(words: &[u64]) -> Vec<u64> {
                 .fold(0u64, |acc, (e, &v)| acc | ((v & 1) << e))
         })
         .collect()
+}
+
+/// XORs into `z` the local part of the AND of replicated shares `(x0, x1)` and `(y0, y1)`:
+/// `(x0 & y0) ^ (x0 & y1) ^ (x1 & y0)`.
+#[inline]
+pub(crate) fn and_local(z: &mut [u64], x0: &[u64], x1: &[u64], y0: &[u64], y1: &[u64]) {
+    for ((((z, &a0), &a1), &b0), &b1) in z.iter_mut().zip(x0).zip(x1).zip(y0).zip(y1) {
+        *z ^= (a0 & (b0 ^ b1)) ^ (a1 & b0);
+    }
 }
 
 impl Party {
@@ -128,11 +144,24 @@ impl Party {
                 right: vec![y0.len(), y1.len()],
             });
         }
-        let mut z = self.zero_share_xor(n);
-        for ((((z, &a0), &a1), &b0), &b1) in z.iter_mut().zip(x0).zip(x1).zip(y0).zip(y1) {
-            *z ^= (a0 & (b0 ^ b1)) ^ (a1 & b0);
-        }
+        let mut z = vec![0u64; n];
+        self.fill_zero_share_xor(&mut z);
+        and_local(&mut z, x0, x1, y0, y1);
         self.reshare_xor(z)
+    }
+
+    /// Overwrites `out` with this party's component of a fresh XOR zero-sharing
+    /// (`F(k_i) ^ F(k_{i+1})`), drawing the second stream in cache-sized chunks.
+    pub(crate) fn fill_zero_share_xor(&mut self, out: &mut [u64]) {
+        self.prg_prev.fill(out);
+        let mut buf = [0u64; 2048];
+        for chunk in out.chunks_mut(2048) {
+            let b = &mut buf[..chunk.len()];
+            self.prg_next.fill(b);
+            for (o, r) in chunk.iter_mut().zip(b.iter()) {
+                *o ^= *r;
+            }
+        }
     }
 
     /// Reshares a re-randomised 3-out-of-3 XOR share `z_i`: sends it to the previous party and
@@ -161,7 +190,7 @@ mod tests {
                 s
             })
             .collect();
-        let planes = to_planes(&words, 64);
+        let planes = to_planes(&words, None, 64);
         let m = 3;
         for (e, &w) in words.iter().enumerate() {
             for j in 0..64 {

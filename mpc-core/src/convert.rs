@@ -51,7 +51,7 @@
 //! `k_1` towards party 2; party 2's halves by `k_0` towards party 1). No failure probability:
 //! the results are exact for every ring value.
 
-use crate::boolean::{flat, pack_bits, to_planes, unpack_bits};
+use crate::boolean::{and_local, flat, pack_bits, to_planes, unpack_bits};
 use crate::error::{CoreError, Result};
 use crate::party::{Party, to_array};
 use crate::share::{AShare, BShare};
@@ -64,13 +64,39 @@ fn plane(m: usize, v: &[u64], t: usize) -> &[u64] {
     &v[t * m..(t + 1) * m]
 }
 
+/// `(a & b) ^ mask`, element-wise.
+fn masked_and(a: &[u64], b: &[u64], mask: &[u64]) -> Vec<u64> {
+    a.iter()
+        .zip(b)
+        .zip(mask)
+        .map(|((a, b), c)| (a & b) ^ c)
+        .collect()
+}
+
+/// `out ^= (a & b) ^ mask`, element-wise.
+fn xor_masked_and(out: &mut [u64], a: &[u64], b: &[u64], mask: &[u64]) {
+    for (((o, a), b), c) in out.iter_mut().zip(a).zip(b).zip(mask) {
+        *o ^= (a & b) ^ c;
+    }
+}
+
 fn xor(a: &[u64], b: &[u64]) -> Vec<u64> {
     a.iter().zip(b).map(|(x, y)| x ^ y).collect()
 }
 
 impl Party {
-    /// This party's summand of the two-summand split: `a = x_0 + x_1` at party 0, `b = x_2` at
-    /// parties 1 and 2.
+    /// This party's summand of the two-summand split, bit-sliced into 64 planes: `a = x_0 + x_1`
+    /// at party 0, `b = x_2` at parties 1 and 2.
+    fn split_summand_planes(&self, x: &AShare) -> Vec<u64> {
+        let (s0, s1) = (flat(&x.s0), flat(&x.s1));
+        match self.role() {
+            0 => to_planes(&s0, Some(&s1), 64),
+            1 => to_planes(&s1, None, 64),
+            _ => to_planes(&s0, None, 64),
+        }
+    }
+
+    /// This party's summand of the two-summand split, one word per element.
     fn split_summand(&self, x: &AShare) -> Vec<u64> {
         match self.role() {
             0 => {
@@ -93,7 +119,10 @@ impl Party {
         match self.role() {
             0 => {
                 let a1 = self.prg_next.words(len);
-                let a0 = xor(&v, &a1);
+                let mut a0 = v;
+                for (a, r) in a0.iter_mut().zip(&a1) {
+                    *a ^= *r;
+                }
                 self.comm.send(2, a0.clone())?;
                 let c0 = self.prg_prev.words(lg);
                 let c1 = self.prg_next.words(lg);
@@ -102,85 +131,79 @@ impl Party {
             1 => {
                 let a1 = self.prg_prev.words(len);
                 let c1 = self.prg_prev.words(lg);
-                let half: Vec<u64> = a1
-                    .iter()
-                    .zip(&v)
-                    .zip(&c1)
-                    .map(|((a, b), c)| (a & b) ^ c)
-                    .collect();
-                self.comm.send(2, half.clone())?;
-                let other = self.comm.recv(2, lg)?;
-                let c2 = xor(&half, &other);
+                let half = masked_and(&a1, &v, &c1);
+                self.comm.send(2, half)?;
+                let mut c2 = self.comm.recv(2, lg)?;
+                xor_masked_and(&mut c2, &a1, &v, &c1);
                 Ok(((a1, v), (c1, c2)))
             }
             _ => {
                 let a0 = self.comm.recv(0, len)?;
                 let c0 = self.prg_next.words(lg);
-                let half: Vec<u64> = a0
-                    .iter()
-                    .zip(&v)
-                    .zip(&c0)
-                    .map(|((a, b), c)| (a & b) ^ c)
-                    .collect();
-                self.comm.send(1, half.clone())?;
-                let other = self.comm.recv(1, lg)?;
-                let c2 = xor(&half, &other);
+                let half = masked_and(&a0, &v, &c0);
+                self.comm.send(1, half)?;
+                let mut c2 = self.comm.recv(1, lg)?;
+                xor_masked_and(&mut c2, &a0, &v, &c0);
                 Ok(((v, a0), (c2, c0)))
             }
         }
     }
 
-    /// The carry out of `k` bit-plane groups of `m` words each (group `t` at offset `t * m`):
-    /// the group generate of all of them, by the pairwise tree of the module docs.
-    /// `ceil(log2 k)` rounds.
-    fn carry_tree(&mut self, mut g: Pair, mut p: Pair, mut k: usize, m: usize) -> Result<Pair> {
+    /// The carry out of `k` bit-plane groups of `m` words each: the group generate of all of
+    /// them, by the pairwise tree of the module docs. `g` holds the generates of groups
+    /// `0..k` and `p` the propagates of groups `1..k` (group 0's is never needed), group `t` of
+    /// `g` at offset `t * m` and of `p` at `(t - 1 + poff) * m`. `ceil(log2 k)` rounds.
+    fn carry_tree(
+        &mut self,
+        mut g: Pair,
+        mut p: Pair,
+        mut poff: usize,
+        mut k: usize,
+        m: usize,
+    ) -> Result<Pair> {
         while k > 1 {
             let pairs = k / 2;
             let gates = 2 * pairs - 1;
-            let mut x0 = Vec::with_capacity(gates * m);
-            let mut x1 = Vec::with_capacity(gates * m);
-            let mut y0 = Vec::with_capacity(gates * m);
-            let mut y1 = Vec::with_capacity(gates * m);
-            // P_hi & G_lo for every pair, then P_hi & P_lo for every pair but the lowest
-            for t in 0..pairs {
-                x0.extend_from_slice(plane(m, &p.0, 2 * t + 1));
-                x1.extend_from_slice(plane(m, &p.1, 2 * t + 1));
-                y0.extend_from_slice(plane(m, &g.0, 2 * t));
-                y1.extend_from_slice(plane(m, &g.1, 2 * t));
+            let mut z = vec![0u64; gates * m];
+            self.fill_zero_share_xor(&mut z);
+            // gate t < pairs: P_{2t+1} & G_{2t}; gate pairs + t - 1 (t >= 1): P_{2t+1} & P_{2t}
+            for (q, zq) in z.chunks_mut(m).enumerate() {
+                let (hi, lo, lo_is_g) = if q < pairs {
+                    (2 * q + 1, 2 * q, true)
+                } else {
+                    let t = q - pairs + 1;
+                    (2 * t + 1, 2 * t, false)
+                };
+                let (x0, x1) = (plane(m, &p.0, hi - 1 + poff), plane(m, &p.1, hi - 1 + poff));
+                let (y0, y1) = if lo_is_g {
+                    (plane(m, &g.0, lo), plane(m, &g.1, lo))
+                } else {
+                    (plane(m, &p.0, lo - 1 + poff), plane(m, &p.1, lo - 1 + poff))
+                };
+                and_local(zq, x0, x1, y0, y1);
             }
-            for t in 1..pairs {
-                x0.extend_from_slice(plane(m, &p.0, 2 * t + 1));
-                x1.extend_from_slice(plane(m, &p.1, 2 * t + 1));
-                y0.extend_from_slice(plane(m, &p.0, 2 * t));
-                y1.extend_from_slice(plane(m, &p.1, 2 * t));
-            }
-            let (z0, z1) = self.and_words(&x0, &x1, &y0, &y1)?;
-            let k2 = pairs + k % 2;
-            let mut ng = (vec![0u64; k2 * m], vec![0u64; k2 * m]);
-            let mut np = (vec![0u64; k2 * m], vec![0u64; k2 * m]);
+            let (mut z0, mut z1) = self.reshare_xor(z)?;
+            let mut np = (z0.split_off(pairs * m), z1.split_off(pairs * m));
             for t in 0..pairs {
-                let dst = t * m..(t + 1) * m;
                 let hi = (2 * t + 1) * m;
-                for (i, d) in dst.clone().enumerate() {
-                    ng.0[d] = g.0[hi + i] ^ z0[t * m + i];
-                    ng.1[d] = g.1[hi + i] ^ z1[t * m + i];
-                }
-                if t > 0 {
-                    let src = (pairs + t - 1) * m;
-                    np.0[dst.clone()].copy_from_slice(&z0[src..src + m]);
-                    np.1[dst].copy_from_slice(&z1[src..src + m]);
+                let dst = t * m..(t + 1) * m;
+                for ((d, e), s) in z0[dst.clone()].iter_mut().zip(&mut z1[dst]).zip(hi..) {
+                    *d ^= g.0[s];
+                    *e ^= g.1[s];
                 }
             }
             if k % 2 == 1 {
-                let (s, d) = ((k - 1) * m, pairs * m);
-                ng.0[d..d + m].copy_from_slice(&g.0[s..s + m]);
-                ng.1[d..d + m].copy_from_slice(&g.1[s..s + m]);
-                np.0[d..d + m].copy_from_slice(&p.0[s..s + m]);
-                np.1[d..d + m].copy_from_slice(&p.1[s..s + m]);
+                let s = (k - 1) * m;
+                z0.extend_from_slice(&g.0[s..s + m]);
+                z1.extend_from_slice(&g.1[s..s + m]);
+                let s = (k - 2 + poff) * m;
+                np.0.extend_from_slice(&p.0[s..s + m]);
+                np.1.extend_from_slice(&p.1[s..s + m]);
             }
-            g = ng;
+            g = (z0, z1);
             p = np;
-            k = k2;
+            poff = 0;
+            k = pairs + k % 2;
         }
         g.0.truncate(m);
         g.1.truncate(m);
@@ -191,12 +214,12 @@ impl Party {
     /// element `e`). 8 rounds; see the module docs for the bits.
     pub(crate) fn msb_packed(&mut self, x: &AShare) -> Result<Pair> {
         let m = x.len().div_ceil(64);
-        let v = to_planes(&self.split_summand(x), 64);
-        let (p, g) = self.adder_inputs(v, 63 * m)?;
-        let top0 = p.0[63 * m..].to_vec();
-        let top1 = p.1[63 * m..].to_vec();
-        let c = self.carry_tree(g, p, 63, m)?;
-        Ok((xor(&top0, &c.0), xor(&top1, &c.1)))
+        let v = self.split_summand_planes(x);
+        let (mut p, g) = self.adder_inputs(v, 63 * m)?;
+        let top = (p.0.split_off(63 * m), p.1.split_off(63 * m));
+        // p keeps bit 0's propagate, which the tree skips (offset 1)
+        let c = self.carry_tree(g, p, 1, 63, m)?;
+        Ok((xor(&top.0, &c.0), xor(&top.1, &c.1)))
     }
 
     /// The most significant (sign) bit of every element of `x`, as a boolean share whose words
