@@ -208,9 +208,9 @@ fn square_roots_over_the_range() {
 #[test]
 fn exp_and_ln_over_the_range() {
     let mut r = rng(12);
-    let mut v = uniform_vec(&mut r, 6000, -30.0, 20.0);
+    let mut v = uniform_vec(&mut r, 6000, -30.0, 22.0);
     v.extend([
-        0.0, ULP, -ULP, -11.7, -11.8, -12.0, -1000.0, -1e6, 20.0, 1.0, -1.0,
+        0.0, ULP, -ULP, -11.0, -11.1, -12.0, -1000.0, -1e6, 20.0, 22.0, 1.0, -1.0,
     ]);
     let x = vector(v);
     sweep(
@@ -224,7 +224,7 @@ fn exp_and_ln_over_the_range() {
         6e-5,
     );
     let mut v = uniform_vec(&mut r, 6000, -30.0, 0.0);
-    v.extend([0.0, -ULP, -11.8, -1000.0, -1e6]);
+    v.extend([0.0, -ULP, -11.0, -11.1, -1000.0, -1e6]);
     let x = vector(v);
     sweep(
         "exp_nonpositive",
@@ -359,7 +359,7 @@ proptest! {
         let got = eval(&xs, |p, s| p.reciprocal(s));
         let e = errors(&xs, &got, |v| 1.0 / v, 1.0, 1.0);
         prop_assert!(e.abs <= 5.0 * ULP && e.rel <= 1e-4);
-        let xe = vector(uniform_vec(&mut r, 64, -30.0, 20.0));
+        let xe = vector(uniform_vec(&mut r, 64, -30.0, 22.0));
         let e = errors(&xe, &eval(&xe, |p, s| p.exp(s)), f64::exp, 1.0, 1.0);
         prop_assert!(e.abs <= 3.0 * ULP && e.rel <= 6e-5);
         let xs = vector(uniform_vec(&mut r, 64, -40.0, 40.0));
@@ -380,10 +380,10 @@ fn documented_behaviour_outside_the_ranges() {
     // reciprocal(0): finite, about 2.4e4 (under-estimate, documented)
     let r = eval(&x, |p, s| p.reciprocal(s));
     assert!(r[0] > 2e4 && r[0] < 3e4, "{}", r[0]);
-    // exp: exactly 0 far below, saturation at 2^29 far above
+    // exp: exactly 0 far below, saturation at 2^32 far above
     let e = eval(&x, |p, s| p.exp(s));
     assert!(e[1].abs() <= ULP && e[4].abs() <= ULP);
-    let sat = 2f64.powi(29);
+    let sat = 2f64.powi(32);
     assert!((e[2] - sat).abs() <= 1e-4 * sat && (e[3] - sat).abs() <= 1e-4 * sat);
     // exp_nonpositive saturates at 1 for positive inputs
     let e = eval(&x, |p, s| p.exp_nonpositive(s));
@@ -494,10 +494,10 @@ fn exact_rounds_and_bytes() {
         ),
         ("rsqrt", |p, s| p.rsqrt(s), 14, 11, 1, 22),
         ("sqrt", |p, s| p.sqrt(s), 17, 11, 1, 22),
-        ("exp", |p, s| p.exp(s), 47, 6, 1, 16),
-        ("exp_nonpositive", |p, s| p.exp_nonpositive(s), 18, 5, 1, 15),
+        ("exp", |p, s| p.exp(s), 16, 7, 1, 24),
+        ("exp_nonpositive", |p, s| p.exp_nonpositive(s), 8, 6, 1, 23),
         ("ln", |p, s| p.ln(s), 33, 6, 1, 15),
-        ("sigmoid", |p, s| p.sigmoid(s), 19, 13, 1, 31),
+        ("sigmoid", |p, s| p.sigmoid(s), 9, 14, 1, 39),
         (
             "sigmoid_piecewise",
             |p, s| p.sigmoid_piecewise(s),
@@ -506,7 +506,7 @@ fn exact_rounds_and_bytes() {
             0,
             10,
         ),
-        ("tanh", |p, s| p.tanh(s), 19, 13, 1, 31),
+        ("tanh", |p, s| p.tanh(s), 9, 14, 1, 39),
     ];
     for (name, op, cmp, prods, truncs, rounds) in table {
         let got = cost(&[n as usize], op);
@@ -516,10 +516,10 @@ fn exact_rounds_and_bytes() {
     // softmax on 128 x 10 along axis 1: max_axis plus the rest
     let (max_bytes, max_rounds) = cost(&[128, 10], |p, s| p.max_axis(s, 1));
     let (bytes, rounds) = cost(&[128, 10], |p, s| p.softmax(s, 1));
-    let exp_part = expected(1280, 18, 5 + 1, 1); // exp_nonpositive and the final product
+    let exp_part = expected(1280, 8, 6 + 1, 1); // exp_nonpositive and the final product
     let recip_part = expected(128, 4, 8, 0); // 4 thresholds; 1 + 6 + 1 products
     let want: [u64; 3] = std::array::from_fn(|i| max_bytes[i] + exp_part[i] + recip_part[i]);
     println!("softmax 128x10: rounds {rounds}, bytes {bytes:?}");
     assert_eq!(bytes, want);
-    assert_eq!(rounds, max_rounds + 33);
+    assert_eq!(rounds, max_rounds + 41);
 }
