@@ -287,18 +287,21 @@ impl Party {
         // u: this party's additive half of [bit..., product...] (parties 1 and 2)
         let (s0, s1) = match role {
             0 => {
-                let c1 = self.prg_next.words(n);
-                let mut msg = Vec::with_capacity(2 * n);
-                for (e, r) in c1.iter().enumerate() {
+                // the masks c_1, w_1 are drawn straight into the message, then replaced by
+                // c - c_1 and w - w_1
+                let mut msg = vec![0u64; n * (1 + usize::from(x.is_some()))];
+                let (cm, wm) = msg.split_at_mut(n);
+                self.prg_next.fill(cm);
+                for (e, r) in cm.iter_mut().enumerate() {
                     let c = bit_of(&bits.0, e) ^ bit_of(&bits.1, e);
-                    msg.push(c.wrapping_sub(*r));
+                    *r = c.wrapping_sub(*r);
                 }
                 if let Some((x0, x1)) = x {
-                    let w1 = self.prg_next.words(n);
-                    for (e, r) in w1.iter().enumerate() {
+                    self.prg_next.fill(wm);
+                    for (e, r) in wm.iter_mut().enumerate() {
                         let c = bit_of(&bits.0, e) ^ bit_of(&bits.1, e);
                         let w = x0[e].wrapping_add(x1[e]) & c.wrapping_neg();
-                        msg.push(w.wrapping_sub(*r));
+                        *r = w.wrapping_sub(*r);
                     }
                 }
                 self.comm.send(2, msg)?;
@@ -308,21 +311,24 @@ impl Party {
             }
             1 => {
                 let c1 = self.prg_prev.words(n);
-                let w1 = x.map(|_| self.prg_prev.words(n));
-                let d1 = self.prg_prev.words(outs * n);
-                let mut u = Vec::with_capacity(outs * n);
-                // party 1's components are (x_1, x_2) and (β_1, β_2 = d)
-                if want_bit {
-                    for (e, c) in c1.iter().enumerate() {
-                        let mask = bit_of(&bits.1, e).wrapping_neg();
-                        u.push((mask & 1).wrapping_add(signed(*c, mask)));
-                    }
+                let nb = if want_bit { n } else { 0 };
+                let mut u = vec![0u64; outs * n];
+                // w_1 is drawn straight into the product part of u
+                if x.is_some() {
+                    self.prg_prev.fill(&mut u[nb..]);
                 }
-                if let (Some((x1, x2)), Some(w1)) = (x, &w1) {
-                    for (e, c) in c1.iter().enumerate() {
+                let d1 = self.prg_prev.words(outs * n);
+                let (ub, up) = u.split_at_mut(nb);
+                // party 1's components are (x_1, x_2) and (β_1, β_2 = d)
+                for (e, (v, c)) in ub.iter_mut().zip(&c1).enumerate() {
+                    let mask = bit_of(&bits.1, e).wrapping_neg();
+                    *v = (mask & 1).wrapping_add(signed(*c, mask));
+                }
+                if let Some((x1, x2)) = x {
+                    for (e, (v, c)) in up.iter_mut().zip(&c1).enumerate() {
                         let mask = bit_of(&bits.1, e).wrapping_neg();
-                        let t = w1[e].wrapping_add(c.wrapping_mul(x2[e]));
-                        u.push((x1[e].wrapping_add(x2[e]) & mask).wrapping_add(signed(t, mask)));
+                        let t = v.wrapping_add(c.wrapping_mul(x2[e]));
+                        *v = (x1[e].wrapping_add(x2[e]) & mask).wrapping_add(signed(t, mask));
                     }
                 }
                 for (v, d) in u.iter_mut().zip(&d1) {
