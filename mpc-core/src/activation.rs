@@ -23,8 +23,8 @@
 //! ## softmax along an axis
 //! `m = max_axis(x)`, `e = exp(x - m)` ([`Party::exp_nonpositive`]: `x - m <= 0`, so the largest
 //! term is 1 and nothing overflows), `S = sum e` in `[1, L]` along the axis of length `L`, and
-//! `e / S` with the reciprocal normalised over `[1, 2^(floor(log2 L) + 1))` (only
-//! `floor(log2 L) + 1` threshold comparisons).
+//! `e / S` with the reciprocal normalised from `2^0` (for `L < 16` only the 3 level-2
+//! comparisons of [`crate::recip`]'s normalisation, per row).
 //!
 //! ## Accuracy and costs (f = 16, measured by `mpc-core/tests/funcs.rs`)
 //! Conventions as in [`crate::recip`]; relative errors are measured where the result is at least
@@ -35,7 +35,7 @@
 //! | `sigmoid` | all `x` (swept on `[-40, 40]` plus `+-1e4`, `+-1e9`) | `6.5e-5` (`1e-4`) | `3.3e-4` (`6e-4`) | 39 | 396 (9, 14, 1) |
 //! | `sigmoid_piecewise` | all `x` | 0 against its definition; `0.378` against the sigmoid | | 10 | 70 (2, 1) |
 //! | `tanh` | all `x` | `1.3e-4` (`2e-4`) | `4.3e-4` (`8e-4`) | 39 | 396 (9, 14, 1) |
-//! | `softmax`, 128 x 10, axis 1 | logits in `[-8, 8]`, and rows with gaps of `1e3` to `5e4` | `8.0e-5` (`1.5e-4`) | `1.7e-4` (`4e-4`) | 74 | 355 (of which `max_axis` 33 rounds) |
+//! | `softmax`, 128 x 10, axis 1 | logits in `[-8, 8]`, and rows with gaps of `1e3` to `5e4` | `8.0e-5` (`1.5e-4`) | `1.8e-4` (`4e-4`) | 74 | 353 (of which `max_axis` 33 rounds) |
 //!
 //! Truncation failures: those of [`crate::exp_log`] and [`crate::recip`]; the final products
 //! act on values at most 1 (`2^-32` per element).

@@ -30,9 +30,9 @@
 //! logits of softmax.
 //!
 //! ## ln: normalisation and a polynomial
-//! `x = x_n 2^e` with `x_n in [1/2, 1)` ([`crate::recip`]'s normalisation, thresholds
-//! `2^-16 ..= 2^16`), then `ln(x) = p(x_n - 3/4) + e ln 2` with a degree-6 polynomial (error
-//! `1.7e-6`, 7 rounds) and `e ln 2` a step sum (exact to half an ulp).
+//! `x = x_n 2^e` with `x_n in [1/2, 1)` ([`crate::recip`]'s two-level normalisation from
+//! `2^-16`, 11 comparisons), then `ln(x) = p(x_n - 3/4) + e ln 2` with a degree-6 polynomial
+//! (error `1.7e-6`, 7 rounds) and `e ln 2` a sum of two step sums (exact to one ulp).
 //!
 //! ## Accuracy and costs (f = 16, measured by `mpc-core/tests/funcs.rs`)
 //! Conventions as in [`crate::recip`]: inputs on the fixed-point grid, the largest error seen over
@@ -41,9 +41,9 @@
 //!
 //! | function | input range | max abs error | max rel error | rounds | bytes |
 //! |---|---|---|---|---|---|
-//! | `exp` | `x <= 22` (any `\|x\| < 2^46`: 0 below `-11.09`, `2^32` above `22.18`) | `1.9e-5` (`3 ulp`) where `e^x <= 1` | `2.7e-5` (`6e-5`) where `e^x >= 1` | 24 | 554 (16, 7, 1) |
-//! | `exp_nonpositive` | `x <= 0` | `1.8e-5` (`3 ulp`) | `1.4e-4` (`2.5e-4`) where `e^x >= 0.1` | 23 | 301 (8, 6, 1) |
-//! | `ln` | `2^-16 <= x < 2^17` | `7.5e-5` (`1.2e-4`) | `4.1e-5` (`8e-5`) where `\|ln x\| >= 1` | 15 | 1067 (33, 6, 1) |
+//! | `exp` | `x <= 22` (any `\|x\| < 2^46`: 0 below `-11.09`, `2^32` above `22.18`) | `1.9e-5` (`3 ulp`) where `e^x <= 1` | `3.1e-5` (`6e-5`) where `e^x >= 1` | 24 | 554 (16, 7, 1) |
+//! | `exp_nonpositive` | `x <= 0` | `1.9e-5` (`3 ulp`) | `1.4e-4` (`2.5e-4`) where `e^x >= 0.1` | 23 | 301 (8, 6, 1) |
+//! | `ln` | `2^-16 <= x < 2^20` | `7.7e-5` (`1.2e-4`) | `4.9e-5` (`8e-5`) where `\|ln x\| >= 1` | 25 | 401 (11, 7, 1) |
 //!
 //! Truncation failures ([`crate::trunc`]): the polynomial's truncations act on values at most 2
 //! (`2^-28` per element or less), the `2^(m2 + min(b, 0))` product on at most `2^(f + 20)`
@@ -68,8 +68,8 @@ pub const EXP_MAX_K: i32 = 31;
 pub const EXP_GROUP: i32 = 4;
 /// Group size of `exp_nonpositive`'s range reduction.
 pub const EXP_NONPOSITIVE_GROUP: i32 = 4;
-/// Smallest and largest threshold exponents of `ln`: inputs in `[2^-16, 2^17)`.
-pub const LN_EXP_RANGE: (i32, i32) = (-16, 16);
+/// `ln` is normalised for `2^LN_EXP_RANGE.0 <= x < 2^(LN_EXP_RANGE.1 + 1)`.
+pub const LN_EXP_RANGE: (i32, i32) = (-16, 19);
 
 /// `e^t` on `[0, ln 2]`, degree 4 (Chebyshev interpolation, max error 3.9e-6).
 const EXP_COEFFS: [f64; 5] = [
@@ -220,17 +220,24 @@ impl Party {
         self.mul(&p1, &v)
     }
 
-    /// Natural logarithm for `2^-16 <= x < 2^17` (see the module docs). Inputs below `2^-16`
+    /// Natural logarithm for `2^-16 <= x < 2^20` (see the module docs). Inputs below `2^-16`
     /// (including 0 and negative values) give meaningless finite results.
     pub fn ln(&mut self, x: &AShare) -> Result<AShare> {
         let f = self.fixed.frac_bits();
         let (j_min, j_max) = LN_EXP_RANGE;
-        let n = self.normalise(x, x, j_min, j_max, 1)?;
+        let n = self.normalise(x, x, false, j_min, j_max, 1)?;
         let u = self.add_scalar(&n.xn, -0.75)?;
         let p = self.poly_eval(&u, &LN_COEFFS)?;
-        let e_ln2: Vec<u64> = (0..=n.count as i32)
-            .map(|m| enc(f64::from(j_min + m) * LN_2, f))
+        // e ln 2 = B ln 2 + (m2 + 1) ln 2, each part rounded to the grid
+        let b_ln2: Vec<u64> = (0..=n.n1 as i32)
+            .map(|m1| enc(f64::from(n.base(m1)) * LN_2, f))
             .collect::<Result<_>>()?;
-        p.add(&self.step_value(&n.bits, &e_ln2, f)?)
+        let m2_ln2: Vec<u64> = (0..=n.n2 as i32)
+            .map(|m2| enc(f64::from(m2 + 1) * LN_2, f))
+            .collect::<Result<_>>()?;
+        let e_ln2 = self
+            .level1_value(&n, &b_ln2, f, x)?
+            .add(&self.step_value(&n.l2, &m2_ln2, f)?)?;
+        p.add(&e_ln2)
     }
 }
