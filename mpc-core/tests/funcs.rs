@@ -513,6 +513,28 @@ fn exact_rounds_and_bytes() {
         println!("{name}: rounds {}, bytes {:?}", got.1, got.0);
         assert_eq!(got, (expected(n, cmp, prods, truncs), rounds), "{name}");
     }
+    // building blocks: polynomials of degree 2, 4, 6 (n - 1 products, one truncation by party 1
+    // that overlaps the last product's second round) and the truncating product
+    let blocks: [(&str, Op, u64, u64, u64, u64); 4] = [
+        (
+            "poly2",
+            |p, s| p.poly_eval(s, &[1.0, 0.5, 0.25]),
+            0,
+            1,
+            1,
+            2,
+        ),
+        ("poly4", |p, s| p.poly_eval(s, &[1.0; 5]), 0, 3, 1, 4),
+        ("poly6", |p, s| p.poly_eval(s, &[1.0; 7]), 0, 5, 1, 5),
+        ("mul_trunc", |p, s| p.mul_trunc(s, s, 20), 0, 1, 0, 2),
+    ];
+    for (name, op, cmp, prods, truncs, rounds) in blocks {
+        assert_eq!(
+            cost(&[n as usize], op),
+            (expected(n, cmp, prods, truncs), rounds),
+            "{name}"
+        );
+    }
     // softmax on 128 x 10 along axis 1: max_axis plus the rest
     let (max_bytes, max_rounds) = cost(&[128, 10], |p, s| p.max_axis(s, 1));
     let (bytes, rounds) = cost(&[128, 10], |p, s| p.softmax(s, 1));
