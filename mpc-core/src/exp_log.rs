@@ -41,9 +41,9 @@
 //!
 //! | function | input range | max abs error | max rel error | rounds | bytes |
 //! |---|---|---|---|---|---|
-//! | `exp` | `x <= 22` (any `\|x\| < 2^46`: 0 below `-11.09`, `2^32` above `22.18`) | `1.9e-5` (`3 ulp`) where `e^x <= 1` | `3.1e-5` (`6e-5`) where `e^x >= 1` | 24 | 554 (16, 7, 1) |
-//! | `exp_nonpositive` | `x <= 0` | `1.9e-5` (`3 ulp`) | `1.4e-4` (`2.5e-4`) where `e^x >= 0.1` | 23 | 301 (8, 6, 1) |
-//! | `ln` | `2^-16 <= x < 2^20` | `7.7e-5` (`1.2e-4`) | `4.9e-5` (`8e-5`) where `\|ln x\| >= 1` | 25 | 401 (11, 7, 1) |
+//! | `exp` | `x <= 22` (any `\|x\| < 2^46`: 0 below `-11.09`, `2^32` above `22.18`) | `1.9e-5` (`3 ulp`) where `e^x <= 1` | `3.2e-5` (`6e-5`) where `e^x >= 1` | 24 | 554 (16, 7, 1) |
+//! | `exp_nonpositive` | `x <= 0` | `2.0e-5` (`3 ulp`) | `1.4e-4` (`2.5e-4`) where `e^x >= 0.1` | 23 | 301 (8, 6, 1) |
+//! | `ln` | `2^-16 <= x < 2^20` | `1.0e-4` (`1.5e-4`) | `5.9e-5` (`1e-4`) where `\|ln x\| >= 1` | 25 | 401 (11, 7, 1) |
 //!
 //! Truncation failures ([`crate::trunc`]): the polynomial's truncations act on values at most 2
 //! (`2^-28` per element or less), the `2^(m2 + min(b, 0))` product on at most `2^(f + 20)`
@@ -58,9 +58,13 @@ use crate::party::Party;
 use crate::share::AShare;
 use std::f64::consts::LN_2;
 
-/// Smallest `k` of the range reduction: inputs below `EXP_MIN_K ln 2` (about `-11.09`) give 0
-/// (the true value is below `2^-16`, one ulp).
-pub const EXP_MIN_K: i32 = -16;
+/// Smallest `k` of the range reduction at `f` fractional bits: `-f` rounded away from zero to a
+/// multiple of the group size (`-16` at `f = 16`). Inputs below `k_min ln 2` (about `-11.09` at
+/// `f = 16`) give 0: the true value is below `2^-f`, one ulp.
+pub fn exp_min_k(frac_bits: u32) -> i32 {
+    let g = EXP_GROUP as u32;
+    -((frac_bits.div_ceil(g) * g) as i32)
+}
 /// Largest `k` of `exp`: inputs at or above `(EXP_MAX_K + 1) ln 2` (about `22.18`) saturate at
 /// `2^(EXP_MAX_K + 1)`.
 pub const EXP_MAX_K: i32 = 31;
@@ -104,13 +108,18 @@ impl Party {
     /// `e^x` for `x <= 22` (see the module docs; below `-11.09` the result is 0, above `22.18`
     /// it saturates at `2^32`).
     pub fn exp(&mut self, x: &AShare) -> Result<AShare> {
-        self.exp_with(x, EXP_MIN_K, EXP_MAX_K, EXP_GROUP)
+        self.exp_with(x, exp_min_k(self.fixed.frac_bits()), EXP_MAX_K, EXP_GROUP)
     }
 
     /// `e^x` for `x <= 0` (cheaper than [`Party::exp`]: 8 comparisons instead of 16, and no
     /// final integer product). Positive inputs saturate at 1.
     pub fn exp_nonpositive(&mut self, x: &AShare) -> Result<AShare> {
-        self.exp_with(x, EXP_MIN_K, -1, EXP_NONPOSITIVE_GROUP)
+        self.exp_with(
+            x,
+            exp_min_k(self.fixed.frac_bits()),
+            -1,
+            EXP_NONPOSITIVE_GROUP,
+        )
     }
 
     /// `e^x` with the range reduction over `k in [k_min, k_max]` (`k_min < 0`), in groups of
