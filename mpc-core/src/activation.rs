@@ -52,7 +52,7 @@ impl Party {
     /// The logistic function `1 / (1 + e^-x)`, accurate for every input (see the module docs).
     pub fn sigmoid(&mut self, x: &AShare) -> Result<AShare> {
         let f = self.fixed.frac_bits();
-        let s = self.ltz(x)?;
+        let s = self.sign_bit(x)?;
         let sx = self.mul(&s, x)?;
         let a = x.sub(&sx.mul_scalar_int(2))?;
         let half_exp = self.exp_nonpositive(&self.add_scalar(&a.neg(), -LN_2)?)?;
@@ -95,6 +95,9 @@ impl Party {
                 });
             }
         };
+        if x.is_empty() {
+            return Ok(x.clone()); // other axes empty: nothing to normalise
+        }
         let mut kept = shape.clone();
         kept[axis] = 1;
         let m = self

@@ -177,6 +177,14 @@ impl Party {
         self.trunc(&acc, cf)
     }
 
+    /// `[x < 0]` as a 0/1 integer share ([`Party::ltz`]), also for an empty tensor.
+    pub(crate) fn sign_bit(&mut self, x: &AShare) -> Result<AShare> {
+        if x.is_empty() {
+            return Ok(x.clone().with_frac_bits(0));
+        }
+        self.ltz(x)
+    }
+
     /// One batched comparison of `x` with ascending public thresholds `t_0 < ... < t_(K-1)`:
     /// returns `l` of shape `[K, shape(x)...]` with `l_j = [x < t_j]` as 0/1 integer shares
     /// (so `c_j = 1 - l_j = [x >= t_j]`). Thresholds are encoded at `x`'s scale.
@@ -193,7 +201,7 @@ impl Party {
             .reshape(&[&[1], x.shape()].concat())?
             .broadcast_to(&shape)?
             .add_public_ring(self.role(), &to_array(&tshape, neg_t)?)?;
-        self.ltz(&d)
+        self.sign_bit(&d)
     }
 
     /// The step sum `g(m)`, `m` = number of thresholds passed, from the bits `l` of

@@ -316,7 +316,7 @@ impl Party {
     /// `1 / x` for `2^-10 <= |x| < 2^18`, either sign (see the module docs for the method, the
     /// error bounds and the behaviour outside the range).
     pub fn reciprocal(&mut self, x: &AShare) -> Result<AShare> {
-        let s = self.ltz(x)?;
+        let s = self.sign_bit(x)?;
         let sx = self.mul(&s, x)?;
         let ax = x.sub(&sx.mul_scalar_int(2))?;
         self.reciprocal_with(&ax, x, Some(&s), RECIP_MIN_EXP, RECIP_MAX_EXP)

@@ -600,3 +600,41 @@ fn other_fixed_point_scales() {
         }
     }
 }
+
+/// Empty tensors, 0-dimensional scalars and length-1 axes go through every function.
+#[test]
+fn empty_and_scalar_shapes() {
+    let ops: [Op; 10] = [
+        |p, s| p.reciprocal(s),
+        |p, s| p.reciprocal_positive(s),
+        |p, s| p.rsqrt(s),
+        |p, s| p.sqrt(s),
+        |p, s| p.exp(s),
+        |p, s| p.exp_nonpositive(s),
+        |p, s| p.ln(s),
+        |p, s| p.sigmoid(s),
+        |p, s| p.sigmoid_piecewise(s),
+        |p, s| p.tanh(s),
+    ];
+    for shape in [vec![0usize], vec![2, 0, 3], vec![]] {
+        let shapes = run_3pc(|p| {
+            let x = p.random_share(&shape, 16)?;
+            ops.iter()
+                .map(|op| Ok(op(p, &x)?.shape().to_vec()))
+                .collect::<Result<Vec<_>>>()
+        })
+        .unwrap();
+        assert!(shapes[0].iter().all(|s| *s == shape), "{shape:?}");
+    }
+    let x = ArrayD::from_shape_vec(IxDyn(&[2, 1]), vec![3.0, -7.0]).unwrap();
+    let out = run_3pc(|p| {
+        let s = p.input_f64(0, own(p.role(), 0, &x), &[2, 1])?;
+        let e = p.random_share(&[0, 4], 16)?;
+        let empty = p.softmax(&e, 1)?.shape().to_vec();
+        let sm = p.softmax(&s, 1)?;
+        Ok((p.reveal_f64(&sm)?, empty))
+    })
+    .unwrap();
+    assert!(out[0].0.iter().all(|&v| (v - 1.0).abs() <= 4.0 * ULP));
+    assert_eq!(out[0].1, vec![0, 4]);
+}
