@@ -98,7 +98,16 @@ fn run(
 
 fn main() -> Result<()> {
     mpc_core::keep_freed_memory();
-    let all = ["matmul256", "mul1e6", "trunc1e6", "relu1e6", "maxpool"];
+    let all = [
+        "matmul256",
+        "mul1e6",
+        "trunc1e6",
+        "relu1e6",
+        "maxpool",
+        "sigmoid1e5",
+        "softmax128x10",
+        "recip1e5",
+    ];
     let args: Vec<String> = std::env::args().skip(1).collect();
     let chosen: Vec<&str> = if args.is_empty() {
         all.to_vec()
@@ -147,6 +156,9 @@ fn main() -> Result<()> {
             }
             "relu1e6" => relu1e6(&mut r)?,
             "maxpool" => maxpool(&mut r)?,
+            "sigmoid1e5" => sigmoid1e5(&mut r)?,
+            "softmax128x10" => softmax128x10(&mut r)?,
+            "recip1e5" => recip1e5(&mut r)?,
             other => bail!("unknown workload {other:?}; known: {}", all.join(", ")),
         }
     }
@@ -185,4 +197,51 @@ fn maxpool(r: &mut StdRng) -> Result<()> {
     run("maxpool", &x, &x, plain, |p, (a, _)| {
         Ok(p.maxpool2d(a, 2, 2)?.0)
     })
+}
+
+/// The (accurate) sigmoid of 100,000 values `3 z`, `z` standard normal.
+fn sigmoid1e5(r: &mut StdRng) -> Result<()> {
+    let x = normal(r, &[100_000]).mapv(|v| 3.0 * v);
+    run(
+        "sigmoid1e5",
+        &x,
+        &x,
+        || x.mapv(|v| 1.0 / (1.0 + (-v).exp())),
+        |p, (a, _)| p.sigmoid(a),
+    )
+}
+
+/// Softmax along the rows of a 128 x 10 matrix of logits `3 z`, `z` standard normal.
+fn softmax128x10(r: &mut StdRng) -> Result<()> {
+    let x = normal(r, &[128, 10]).mapv(|v| 3.0 * v);
+    let plain = || {
+        let ax = ndarray::Axis(1);
+        let m = x.fold_axis(ax, f64::NEG_INFINITY, |a, &b| a.max(b));
+        let e = (&x - &m.insert_axis(ax)).mapv(f64::exp);
+        let s = e.sum_axis(ax).insert_axis(ax);
+        &e / &s
+    };
+    run("softmax128x10", &x, &x, plain, |p, (a, _)| p.softmax(a, 1))
+}
+
+/// Reciprocal of 100,000 values with magnitudes log-uniform in `[1e-3, 1e5]`, alternating signs
+/// (the absolute error is largest where `1/x` is largest, about 1000). The inputs are rounded to
+/// the fixed-point grid so that the error measures the protocol, not the encoding (near `1e-3`
+/// rounding to a multiple of `2^-16` alone moves `1/x` by up to 0.7%).
+fn recip1e5(r: &mut StdRng) -> Result<()> {
+    let (lo, hi) = ((1e-3f64).ln(), (1e5f64).ln());
+    let v: Vec<f64> = (0..100_000)
+        .map(|i| {
+            let m = (r.random_range(lo..hi).exp() * 65536.0).round() / 65536.0;
+            if i % 2 == 0 { m } else { -m }
+        })
+        .collect();
+    let x = ArrayD::from_shape_vec(IxDyn(&[100_000]), v)?;
+    run(
+        "recip1e5",
+        &x,
+        &x,
+        || x.mapv(|v| 1.0 / v),
+        |p, (a, _)| p.reciprocal(a),
+    )
 }

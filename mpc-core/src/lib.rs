@@ -12,6 +12,8 @@
 //! - [`boolean`]: AND on boolean shares, bit slicing; [`convert`]: MSB, A2B, bit injection,
 //!   bit-times-value; [`compare`]: comparisons, select, sign, abs, ReLU/DReLU; [`reduce`]: max,
 //!   argmax, max-pooling;
+//! - [`approx`], [`recip`], [`exp_log`], [`activation`]: fixed-point functions (reciprocal,
+//!   division, square roots, exp, ln, sigmoid, tanh, softmax) with measured error bounds;
 //! - [`gemm`]: the u64 GEMM kernel; [`harness`]: [`run_3pc`], the three-thread test harness.
 //!
 //! Every protocol's rounds and bytes are stated in its module docs and checked by tests against
@@ -31,16 +33,20 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod activation;
+pub mod approx;
 pub mod boolean;
 pub mod compare;
 pub mod convert;
 mod error;
+pub mod exp_log;
 pub mod fixed;
 pub mod gemm;
 pub mod harness;
 pub mod mul;
 pub mod party;
 pub mod prg;
+pub mod recip;
 pub mod reduce;
 pub mod share;
 pub mod sharing;

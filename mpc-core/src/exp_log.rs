@@ -1,0 +1,252 @@
+//! Exponential and natural logarithm of fixed-point shares.
+//!
+//! ## exp: range reduction by two batched comparisons
+//! `exp(x) = 2^k e^t` with `k = floor(x / ln 2)` and `t = x - k ln 2 in [0, ln 2)`. With the
+//! public thresholds `tau_j = j ln 2` rounded to the fixed-point grid, `k` is found in two levels
+//! of `G = 4`:
+//! - level 1, one batched comparison ([`Party::step_bits`]) of `x` with the group starts
+//!   `tau_(k_min + G i)` (the last one is the top, `tau_(k_max + 1)`) gives the group base `b`,
+//!   `2^min(b, 0)`, `2^max(b, 0)` and `tau_b` as step sums of the bits (local linear
+//!   combinations, [`Party::step_value`]), and the exact remainder `x1 = x - tau_b`;
+//! - level 2, comparisons of `x1` with `tau_1 .. tau_(G-1)`, give `m2 = k - b`, `2^m2` and
+//!   `t = x1 - tau_(m2)`, exact up to the rounding of the two thresholds (at most one ulp in `t`).
+//!
+//! `(k_max + 1 - k_min) / G + 1 + (G - 1)` comparisons instead of `k_max + 2 - k_min`: 16
+//! instead of 49 for `exp`, 8 instead of 17 for `exp_nonpositive`, for 8 more rounds. Then
+//! - clamping: `t <- (c_(k_min) - c_top) t + c_top ln 2` (an integer-times-fixed product, in the
+//!   same round as the exact integer product `2^m2 2^min(b, 0)`): below `tau_(k_min)` the result
+//!   is exactly 0 (the true value is below `2^k_min`, one ulp), above `tau_(k_max + 1)` it
+//!   saturates at `2^(k_max + 1)`;
+//! - `e^t` by a degree-4 polynomial on `[0, ln 2]` (error `3.9e-6`; 5 rounds);
+//! - `e^t 2^(m2 + min(b, 0))`: a product truncated by `-k_min` bits (2 rounds; the truncated ring
+//!   value is at most `2^G * 2^(f - k_min)`, failure probability below `2^-28` at `f = 16`);
+//! - `* 2^max(b, 0)`: an exact integer product (1 round; only if some base is positive).
+//!
+//! So large negative inputs are stable (exact 0 below `-16 ln 2 = -11.09`), and large positive
+//! ones saturate instead of wrapping around. The relative error is that of `e^t` (a few ulp
+//! relative to a value in `[1, 2)`) for results above `1`, the absolute error a few ulp below.
+//!
+//! `exp_nonpositive` is the same with `k_max = -1`, for inputs `x <= 0` such as the shifted
+//! logits of softmax.
+//!
+//! ## ln: normalisation and a polynomial
+//! `x = x_n 2^e` with `x_n in [1/2, 1)` ([`crate::recip`]'s two-level normalisation from
+//! `2^-16`, 11 comparisons), then `ln(x) = p(x_n - 3/4) + e ln 2` with a degree-6 polynomial
+//! (error `1.7e-6`, 7 rounds) and `e ln 2` a sum of two step sums (exact to one ulp).
+//!
+//! ## Accuracy and costs (f = 16, measured by `mpc-core/tests/funcs.rs`)
+//! Conventions as in [`crate::recip`]: inputs on the fixed-point grid, the largest error seen over
+//! repeated sweeps, the asserted bound in parentheses; bytes per party per element (largest
+//! party), with the number of comparisons, products and stand-alone truncations.
+//!
+//! | function | input range | max abs error | max rel error | rounds | bytes |
+//! |---|---|---|---|---|---|
+//! | `exp` | `x <= 22` (any `\|x\| < 2^46`: 0 below `-11.09`, `2^32` above `22.18`) | `1.9e-5` (`3 ulp`) where `e^x <= 1` | `3.2e-5` (`6e-5`) where `e^x >= 1` | 24 | 554 (16, 7, 1) |
+//! | `exp_nonpositive` | `x <= 0` | `2.0e-5` (`3 ulp`) | `1.4e-4` (`2.5e-4`) where `e^x >= 0.1` | 23 | 301 (8, 6, 1) |
+//! | `ln` | `2^-16 <= x < 2^20` | `1.0e-4` (`1.5e-4`) | `5.9e-5` (`1e-4`) where `\|ln x\| >= 1` | 25 | 401 (11, 7, 1) |
+//!
+//! Truncation failures ([`crate::trunc`]): the polynomial's truncations act on values at most 2
+//! (`2^-28` per element or less), the `2^(m2 + min(b, 0))` product on at most `2^(f + 20)`
+//! (`2^-28`); the clamp and the `2^max(b, 0)` factor are exact integer products. The comparisons are exact
+//! for all inputs with `|x| < 2^46`.
+//!
+//! Security: comparisons, products and truncations only; nothing is revealed.
+
+use crate::approx::enc;
+use crate::error::{CoreError, Result};
+use crate::party::Party;
+use crate::share::AShare;
+use std::f64::consts::LN_2;
+
+/// Smallest `k` of the range reduction at `f` fractional bits: `-f` rounded away from zero to a
+/// multiple of the group size (`-16` at `f = 16`). Inputs below `k_min ln 2` (about `-11.09` at
+/// `f = 16`) give 0: the true value is below `2^-f`, one ulp.
+pub fn exp_min_k(frac_bits: u32) -> i32 {
+    let g = EXP_GROUP as u32;
+    -((frac_bits.div_ceil(g) * g) as i32)
+}
+/// Largest `k` of `exp`: inputs at or above `(EXP_MAX_K + 1) ln 2` (about `22.18`) saturate at
+/// `2^(EXP_MAX_K + 1)`.
+pub const EXP_MAX_K: i32 = 31;
+/// Group size of `exp`'s two-level range reduction.
+pub const EXP_GROUP: i32 = 4;
+/// Group size of `exp_nonpositive`'s range reduction.
+pub const EXP_NONPOSITIVE_GROUP: i32 = 4;
+/// `ln` is normalised for `2^LN_EXP_RANGE.0 <= x < 2^(LN_EXP_RANGE.1 + 1)`.
+pub const LN_EXP_RANGE: (i32, i32) = (-16, 19);
+
+/// `e^t` on `[0, ln 2]`, degree 4 (Chebyshev interpolation, max error 3.9e-6).
+const EXP_COEFFS: [f64; 5] = [
+    1.000_003_492_907_698_4,
+    0.999_748_598_289_394_3,
+    0.502_867_814_897_760_1,
+    0.155_378_880_977_962_37,
+    0.059_221_104_317_594_5,
+];
+
+/// `ln(3/4 + u)` for `u` in `[-1/4, 1/4]`, degree 6 (max error 1.7e-6).
+const LN_COEFFS: [f64; 7] = [
+    -0.287_682_072_451_780_9,
+    1.333_366_780_802_882_8,
+    -0.888_928_086_388_574_1,
+    0.785_888_808_268_675_2,
+    -0.785_162_302_214_459_5,
+    0.973_899_067_206_017_6,
+    -1.089_895_077_709_578,
+];
+
+/// `2^k` as a ring word, `0 <= k < 63`.
+fn pow2(k: i32) -> Result<u64> {
+    u32::try_from(k)
+        .ok()
+        .filter(|&k| k < 63)
+        .map(|k| 1u64 << k)
+        .ok_or_else(|| CoreError::InvalidFixedPoint(format!("2^{k} is not a ring integer")))
+}
+
+impl Party {
+    /// `e^x` for `x <= 22` (see the module docs; below `-11.09` the result is 0, above `22.18`
+    /// it saturates at `2^32`).
+    pub fn exp(&mut self, x: &AShare) -> Result<AShare> {
+        self.exp_with(x, exp_min_k(self.fixed.frac_bits()), EXP_MAX_K, EXP_GROUP)
+    }
+
+    /// `e^x` for `x <= 0` (cheaper than [`Party::exp`]: 8 comparisons instead of 16, and no
+    /// final integer product). Positive inputs saturate at 1.
+    pub fn exp_nonpositive(&mut self, x: &AShare) -> Result<AShare> {
+        self.exp_with(
+            x,
+            exp_min_k(self.fixed.frac_bits()),
+            -1,
+            EXP_NONPOSITIVE_GROUP,
+        )
+    }
+
+    /// `e^x` with the range reduction over `k in [k_min, k_max]` (`k_min < 0`), in groups of
+    /// `group` consecutive values of `k` (`group` divides `k_max + 1 - k_min`; 1 means a single
+    /// comparison level). See the module docs.
+    pub(crate) fn exp_with(
+        &mut self,
+        x: &AShare,
+        k_min: i32,
+        k_max: i32,
+        group: i32,
+    ) -> Result<AShare> {
+        let f = self.fixed.frac_bits();
+        if x.frac_bits != f {
+            return Err(CoreError::ScaleMismatch {
+                op: "exp",
+                left: x.frac_bits,
+                right: f,
+            });
+        }
+        let fq = u32::try_from(-k_min).unwrap_or(0);
+        let span = k_max + 1 - k_min;
+        if fq == 0 || group < 1 || span < group || span % group != 0 {
+            return Err(CoreError::InvalidFixedPoint(format!(
+                "exp range reduction over [{k_min}, {k_max}] in groups of {group}"
+            )));
+        }
+        let groups = span / group;
+        let tau = |j: i32| enc(f64::from(j) * LN_2, f);
+        let on_grid = |w: u64| crate::fixed::decode_with(w, f);
+        // level 1: x >= tau_(k_min + group i), i = 0..=groups (the last one is the top)
+        let coarse: Vec<f64> = (0..=groups)
+            .map(|i| tau(k_min + group * i).map(on_grid))
+            .collect::<Result<_>>()?;
+        let l1 = self.step_bits(x, &coarse)?;
+        let top = groups as usize + 1; // m1 when every threshold is passed
+        // base b(m1) of the group: below the range (m1 = 0) and the top use the end groups
+        let base = |m1: usize| match m1 {
+            0 => k_min,
+            m if m == top => k_max + 1 - group,
+            m => k_min + group * (m as i32 - 1),
+        };
+        // x1 = x - tau_b; at the top x1 = x - tau_(k_max + 1) + tau'_(group - 1), so that every
+        // level-2 threshold is passed and k = k_max
+        let offset1: Vec<u64> = (0..=top)
+            .map(|m1| {
+                if m1 == top {
+                    Ok(tau(k_max + 1)?.wrapping_sub(tau(group - 1)?))
+                } else {
+                    tau(base(m1))
+                }
+            })
+            .collect::<Result<_>>()?;
+        let x1 = x.sub(&self.step_value(&l1, &offset1, f)?)?;
+        // level 2: x1 >= tau'_i, i = 1..group
+        let (t, fine_pow2) = if group > 1 {
+            let fine: Vec<f64> = (1..group)
+                .map(|i| tau(i).map(on_grid))
+                .collect::<Result<_>>()?;
+            let l2 = self.step_bits(&x1, &fine)?;
+            let offset2: Vec<u64> = (0..group).map(tau).collect::<Result<_>>()?;
+            let pow2_m2: Vec<u64> = (0..group).map(pow2).collect::<Result<_>>()?;
+            (
+                x1.sub(&self.step_value(&l2, &offset2, f)?)?,
+                Some(self.step_value(&l2, &pow2_m2, 0)?),
+            )
+        } else {
+            (x1, None)
+        };
+        // clamp: w = c_(k_min) - c_top = l_top - l_0; t_c = w t + c_top ln 2
+        let l0 = l1.slice_axis(0, 0, 1)?.reshape(x.shape())?;
+        let ltop = l1.slice_axis(0, top - 1, top)?.reshape(x.shape())?;
+        let w = ltop.sub(&l0)?;
+        let ln2 = enc(LN_2, f)?;
+        let top_ln2 =
+            self.add_scalar(&ltop.mul_scalar_int(-(ln2 as i64)).with_frac_bits(f), LN_2)?;
+        // 2^min(b, 0) at scale -k_min (0 below the range)
+        let q1: Vec<u64> = (0..=top)
+            .map(|m1| match m1 {
+                0 => Ok(0),
+                m => pow2(base(m).min(0) - k_min),
+            })
+            .collect::<Result<_>>()?;
+        let q1 = self.step_value(&l1, &q1, fq)?;
+        // the clamp and, in the same round, 2^(m2 + min(b, 0)) = 2^m2 * q1 (exact products)
+        let (wt, q) = match fine_pow2 {
+            Some(p2) => {
+                let out = self.mul_many(&[(&w, &t), (&p2, &q1.clone().with_frac_bits(f))])?;
+                let [wt, q]: [AShare; 2] = out.try_into().map_err(|_| CoreError::InvalidShape {
+                    op: "exp",
+                    detail: "internal: batch size".into(),
+                })?;
+                (wt, q.with_frac_bits(fq))
+            }
+            None => (self.mul(&w, &t)?, q1),
+        };
+        let tc = wt.add(&top_ln2)?;
+        let et = self.poly_eval(&tc, &EXP_COEFFS)?;
+        let v = self.mul_trunc(&et, &q, fq)?;
+        if k_max + 1 - group <= 0 {
+            return Ok(v); // every base is <= 0: 2^max(b, 0) = 1
+        }
+        let p1: Vec<u64> = (0..=top)
+            .map(|m1| pow2(base(m1).max(0)))
+            .collect::<Result<_>>()?;
+        let p1 = self.step_value(&l1, &p1, 0)?;
+        self.mul(&p1, &v)
+    }
+
+    /// Natural logarithm for `2^-16 <= x < 2^20` (see the module docs). Inputs below `2^-16`
+    /// (including 0 and negative values) give meaningless finite results.
+    pub fn ln(&mut self, x: &AShare) -> Result<AShare> {
+        let f = self.fixed.frac_bits();
+        let (j_min, j_max) = LN_EXP_RANGE;
+        let n = self.normalise(x, x, false, j_min, j_max, 1)?;
+        let u = self.add_scalar(&n.xn, -0.75)?;
+        let p = self.poly_eval(&u, &LN_COEFFS)?;
+        // e ln 2 = B ln 2 + (m2 + 1) ln 2, each part rounded to the grid
+        let b_ln2: Vec<u64> = (0..=n.n1 as i32)
+            .map(|m1| enc(f64::from(n.base(m1)) * LN_2, f))
+            .collect::<Result<_>>()?;
+        let m2_ln2: Vec<u64> = (0..=n.n2 as i32)
+            .map(|m2| enc(f64::from(m2 + 1) * LN_2, f))
+            .collect::<Result<_>>()?;
+        let e_ln2 = self
+            .level1_value(&n, &b_ln2, f, x)?
+            .add(&self.step_value(&n.l2, &m2_ln2, f)?)?;
+        p.add(&e_ln2)
+    }
+}
