@@ -214,6 +214,10 @@ impl Party {
     /// element `e`). 8 rounds; see the module docs for the bits.
     pub(crate) fn msb_packed(&mut self, x: &AShare) -> Result<Pair> {
         let m = x.len().div_ceil(64);
+        if m == 0 {
+            // an empty tensor: nothing to compute or send (every party sees the same shape)
+            return Ok((Vec::new(), Vec::new()));
+        }
         let v = self.split_summand_planes(x);
         let (mut p, g) = self.adder_inputs(v, 63 * m)?;
         let top = (p.0.split_off(63 * m), p.1.split_off(63 * m));

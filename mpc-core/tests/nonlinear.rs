@@ -456,3 +456,27 @@ fn tournament_costs() {
         );
     }
 }
+
+/// Empty tensors go through every comparison-based protocol without communication or panic.
+#[test]
+fn empty_tensors_are_fine() {
+    let outs = run_3pc(|p| {
+        let x = p.random_share(&[0, 3], 16)?;
+        let before = p.stats();
+        let a = p.ltz(&x)?;
+        let b = p.relu(&x)?;
+        let c = p.msb(&x)?;
+        let d = p.drelu(&x)?;
+        assert_eq!(p.stats().bytes_sent, before.bytes_sent);
+        Ok((
+            a.shape().to_vec(),
+            b.shape().to_vec(),
+            c.shape().to_vec(),
+            d.shape().to_vec(),
+        ))
+    })
+    .unwrap();
+    for o in outs {
+        assert_eq!(o, (vec![0, 3], vec![0, 3], vec![0, 3], vec![0, 3]));
+    }
+}
