@@ -38,7 +38,7 @@
 use crate::error::{CoreError, Result};
 use crate::party::{Party, to_array};
 use crate::share::AShare;
-use ndarray::{ArrayD, IxDyn, Zip};
+use ndarray::{ArrayD, IxDyn};
 
 /// Extra fractional bits of polynomial coefficients over the session's `f`.
 pub const COEF_EXTRA_BITS: u32 = 4;
@@ -59,29 +59,6 @@ impl Party {
         x.add_public_ring(self.role(), &scalar(enc(c, x.frac_bits)?))
     }
 
-    /// This party's 3-out-of-3 share `z_i` of `x * y` (re-randomised by a zero-sharing), before
-    /// any reshare: the ring product of the scales of `x` and `y`.
-    pub(crate) fn local_product(&mut self, x: &AShare, y: &AShare) -> Result<ArrayD<u64>> {
-        if x.shape() != y.shape() {
-            return Err(CoreError::ShapeMismatch {
-                op: "local_product",
-                left: x.shape().to_vec(),
-                right: y.shape().to_vec(),
-            });
-        }
-        let alpha = to_array(x.shape(), self.zero_share(x.len()))?;
-        Ok(Zip::from(&x.s0)
-            .and(&x.s1)
-            .and(&y.s0)
-            .and(&y.s1)
-            .and(&alpha)
-            .map_collect(|&x0, &x1, &y0, &y1, &a| {
-                x0.wrapping_mul(y0.wrapping_add(y1))
-                    .wrapping_add(x1.wrapping_mul(y0))
-                    .wrapping_add(a)
-            }))
-    }
-
     /// `x * y / 2^d`: the product, truncated by `d` bits in the same protocol (2 rounds, `8`
     /// bytes per element; 1 round when `d = 0`). The result has
     /// `frac(x) + frac(y) - d` fractional bits, which must not be negative. Truncation fails
@@ -93,7 +70,7 @@ impl Party {
                 "cannot truncate {d} bits from a product with {total} fractional bits"
             )));
         }
-        let z = self.local_product(x, y)?;
+        let z = self.local_product("mul_trunc", x, y)?;
         if d == 0 {
             self.reshare(z, total)
         } else {

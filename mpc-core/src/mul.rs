@@ -32,16 +32,28 @@ use ndarray::{ArrayD, Ix2, Zip};
 impl Party {
     /// Element-wise product `x * y` (same shape). See the module docs for costs and scaling.
     pub fn mul(&mut self, x: &AShare, y: &AShare) -> Result<AShare> {
+        let z = self.local_product("mul", x, y)?;
+        self.finish_product(z, x.frac_bits, y.frac_bits)
+    }
+
+    /// This party's 3-out-of-3 share `z_i` of the element-wise `x * y`, re-randomised by a
+    /// zero-sharing, before any reshare (the ring product: scales add up). `op` names the
+    /// caller in a shape error.
+    pub(crate) fn local_product(
+        &mut self,
+        op: &'static str,
+        x: &AShare,
+        y: &AShare,
+    ) -> Result<ArrayD<u64>> {
         if x.shape() != y.shape() {
             return Err(CoreError::ShapeMismatch {
-                op: "mul",
+                op,
                 left: x.shape().to_vec(),
                 right: y.shape().to_vec(),
             });
         }
-        let alpha = self.zero_share(x.len());
-        let alpha = to_array(x.shape(), alpha)?;
-        let z = Zip::from(&x.s0)
+        let alpha = to_array(x.shape(), self.zero_share(x.len()))?;
+        Ok(Zip::from(&x.s0)
             .and(&x.s1)
             .and(&y.s0)
             .and(&y.s1)
@@ -50,8 +62,7 @@ impl Party {
                 x0.wrapping_mul(y0.wrapping_add(y1))
                     .wrapping_add(x1.wrapping_mul(y0))
                     .wrapping_add(a)
-            });
-        self.finish_product(z, x.frac_bits, y.frac_bits)
+            }))
     }
 
     /// Matrix product of 2-D shares, `m x k` times `k x n`. See the module docs for costs.
