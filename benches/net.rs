@@ -11,7 +11,8 @@ use criterion::{Criterion, Throughput};
 use mpc_core::{FixedPoint, Party, time_3pc};
 use mpc_net::codec::SessionSettings;
 use mpc_net::keygen::generate;
-use mpc_net::sim::{NetProfile, estimate};
+use mpc_net::memory::memory_network;
+use mpc_net::sim::{NetProfile, SimTransport, estimate};
 use mpc_net::tls::TlsIdentity;
 use mpc_net::{Comm, CommStats, Security, TcpConfig, TcpTransport, Transport};
 use std::net::TcpListener;
@@ -98,17 +99,16 @@ fn throughput(c: &mut Criterion) {
     g.finish();
 }
 
-/// Times `iters` 512 x 512 fixed-point matmuls over TLS; returns (median, per-party stats, rounds).
-fn matmul_tls(iters: usize) -> (Duration, [CommStats; 3], u64) {
-    let ts = connect(true);
+/// Times `iters` 512 x 512 fixed-point matmuls over the given transports (one per party, in role
+/// order); returns (median, per-party stats, rounds).
+fn matmul_over(ts: Vec<Box<dyn Transport>>, iters: usize) -> (Duration, [CommStats; 3], u64) {
     let barrier = Arc::new(Barrier::new(3));
     let hs: Vec<_> = ts
         .into_iter()
         .map(|t| {
             let barrier = barrier.clone();
             std::thread::spawn(move || {
-                let mut p =
-                    Party::new(Box::new(t) as Box<dyn Transport>, FixedPoint::default()).unwrap();
+                let mut p = Party::new(t, FixedPoint::default()).unwrap();
                 let x = p.random_share(&[512, 512], 16).unwrap();
                 let y = p.random_share(&[512, 512], 16).unwrap();
                 let mut samples = Vec::new();
@@ -155,10 +155,24 @@ fn main() {
         |p, (x, y)| p.matmul(x, y).map(|_| ()),
     )
     .unwrap();
-    let (tls, stats, rounds) = matmul_tls(iters);
+    let tls_links = connect(true)
+        .into_iter()
+        .map(|t| Box::new(t) as Box<dyn Transport>);
+    let (tls, stats, rounds) = matmul_over(tls_links.collect(), iters);
+    // the same matmul through the network simulator: measured next to the analytical estimate
+    let sim = |profile: NetProfile| {
+        let links = memory_network()
+            .into_iter()
+            .map(|t| Box::new(SimTransport::new(Box::new(t), profile)) as Box<dyn Transport>);
+        matmul_over(links.collect(), iters)
+    };
+    let (lan, lan_stats, lan_rounds) = sim(NetProfile::lan());
+    let (wan, wan_stats, wan_rounds) = sim(NetProfile::wan());
     for (name, median, per, r) in [
         ("in_memory", mem.median(), mem.per_op, mem.rounds),
         ("tls_loopback", tls, stats, rounds),
+        ("sim_lan", lan, lan_stats, lan_rounds),
+        ("sim_wan", wan, wan_stats, wan_rounds),
     ] {
         println!(
             "{{\"workload\":\"matmul_512\",\"transport\":\"{name}\",\"median_s\":{:.4},\"bytes_per_party\":[{},{},{}],\"rounds\":{r},\"est_lan_s\":{:.4},\"est_wan_s\":{:.4}}}",

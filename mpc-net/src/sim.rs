@@ -60,7 +60,10 @@ impl NetProfile {
 }
 
 /// The analytical cost of a computation on `profile`: `rounds * RTT/2 + max bytes_sent / B`,
-/// from the three parties' counters.
+/// from the three parties' counters. It is a lower bound: it charges each party's bytes once, as
+/// if all transmissions overlapped, while a protocol whose critical path passes several large
+/// messages one after another (the fused truncation sends a whole matrix on each of its two hops)
+/// takes up to `rounds` times the transmission term; `SimTransport` measures that.
 pub fn estimate(stats: &[CommStats; PARTIES], profile: &NetProfile) -> Duration {
     let rounds = stats.iter().map(|s| s.rounds).max().unwrap_or(0);
     let bytes = stats.iter().map(|s| s.bytes_sent).max().unwrap_or(0);
