@@ -1,6 +1,7 @@
 //! Three OS processes (the `trefoil` binary) on loopback with mutual TLS: the demo computation
-//! (share, matmul, truncation, reveal) gives the right answer on every party; a killed peer and a
-//! mismatched session setting give the expected error on the others. Every wait is bounded and
+//! (share, matmul, truncation, reveal) gives the right answer on every party; a killed peer, a
+//! mismatched session setting, a certificate for another role, garbage bytes written to a port and
+//! an oversized frame each give the expected error. Every wait is bounded and
 //! every child is killed when the test ends.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -169,4 +170,80 @@ fn killed_peer_and_mismatched_setting_fail_the_others() {
         assert!(err.contains("session settings mismatch"), "{err}");
         eprintln!("mismatch case, stderr: {err}");
     }
+}
+
+/// The first address (party 0's) written by [`prepare`].
+fn party0_addr(dir: &Path) -> String {
+    let cfg = std::fs::read_to_string(dir.join("party0.toml")).unwrap();
+    let start = cfg.find("127.0.0.1:").unwrap();
+    let end = start + cfg[start..].find('"').unwrap();
+    cfg[start..end].to_string()
+}
+
+#[test]
+fn wrong_certificate_garbage_and_oversized_frame_in_processes() {
+    // party 2 presents party 1's (valid) certificate: refused, and every party stops with an error
+    let dir = tempfile::tempdir().unwrap();
+    prepare(dir.path(), [16, 16, 16]);
+    let cfg2 = dir.path().join("party2.toml");
+    let text = std::fs::read_to_string(&cfg2)
+        .unwrap()
+        .replace("party2.", "party1.");
+    std::fs::write(&cfg2, text).unwrap();
+    let mut parties: Vec<_> = (0..3).map(|r| spawn(dir.path(), r, &[])).collect();
+    let errs: Vec<String> = parties
+        .iter_mut()
+        .map(|(g, _)| {
+            let (ok, err) = finish(g, Duration::from_secs(30));
+            assert!(!ok, "a party succeeded despite a wrong certificate");
+            err
+        })
+        .collect();
+    assert!(
+        errs.iter().any(|e| e.contains("not for trefoil-party-2")),
+        "{errs:?}"
+    );
+
+    // a stranger writes garbage to party 0's port while it waits for its peers
+    let dir = tempfile::tempdir().unwrap();
+    prepare(dir.path(), [16, 16, 16]);
+    let mut p0 = spawn(dir.path(), 0, &[]);
+    let addr = party0_addr(dir.path());
+    let start = Instant::now();
+    let mut stream = loop {
+        match std::net::TcpStream::connect(&addr) {
+            Ok(s) => break s,
+            Err(e) => {
+                assert!(
+                    start.elapsed() < Duration::from_secs(10),
+                    "party 0 never listened: {e}"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    };
+    std::io::Write::write_all(&mut stream, &[0x5a; 64]).unwrap();
+    let (ok, err) = finish(&mut p0.0, Duration::from_secs(30));
+    assert!(!ok);
+    assert!(err.contains("unidentified connection"), "{err}");
+    drop(stream);
+
+    // party 0 accepts frames of at most 64 bytes: the first larger one is refused by size
+    let dir = tempfile::tempdir().unwrap();
+    prepare(dir.path(), [16, 16, 16]);
+    let cfg0 = dir.path().join("party0.toml");
+    let text = std::fs::read_to_string(&cfg0)
+        .unwrap()
+        .replace("[tls]", "max_frame_bytes = 64\n[tls]");
+    std::fs::write(&cfg0, text).unwrap();
+    let mut parties: Vec<_> = (0..3).map(|r| spawn(dir.path(), r, &[])).collect();
+    let errs: Vec<String> = parties
+        .iter_mut()
+        .map(|(g, _)| {
+            let (ok, err) = finish(g, Duration::from_secs(30));
+            assert!(!ok, "a party succeeded despite an oversized frame");
+            err
+        })
+        .collect();
+    assert!(errs[0].contains("above the maximum of 64"), "{errs:?}");
 }
