@@ -50,6 +50,19 @@ use std::f64::consts::LN_2;
 
 impl Party {
     /// The logistic function `1 / (1 + e^-x)`, accurate for every input (see the module docs).
+    ///
+    /// ```
+    /// use mpc_core::run_3pc;
+    /// let x = ndarray::arr1(&[-20.0, 0.0, 1.0]).into_dyn();
+    /// let out = run_3pc(|p| {
+    ///     let s = p.input_f64(1, (p.role() == 1).then_some(&x), &[3])?;
+    ///     let y = p.sigmoid(&s)?;
+    ///     p.reveal_f64(&y)
+    /// })
+    /// .unwrap();
+    /// let want = x.mapv(|v| 1.0 / (1.0 + (-v).exp()));
+    /// assert!(out[2].iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-4));
+    /// ```
     pub fn sigmoid(&mut self, x: &AShare) -> Result<AShare> {
         let f = self.fixed.frac_bits();
         let s = self.sign_bit(x)?;

@@ -75,6 +75,18 @@ impl Party {
 
     /// ReLU, `max(x, 0)`, keeping `x`'s scale (exact). 9 rounds; parties send 310 / 245 / 245
     /// bits per element.
+    ///
+    /// ```
+    /// use mpc_core::run_3pc;
+    /// let x = ndarray::arr1(&[-1.5, 0.0, 2.25]).into_dyn();
+    /// let out = run_3pc(|p| {
+    ///     let s = p.input_f64(0, (p.role() == 0).then_some(&x), &[3])?;
+    ///     let r = p.relu(&s)?;
+    ///     p.reveal_f64(&r)
+    /// })
+    /// .unwrap();
+    /// assert_eq!(out[0].as_slice().unwrap(), &[0.0, 0.0, 2.25]);
+    /// ```
     pub fn relu(&mut self, x: &AShare) -> Result<AShare> {
         let b = self.msb_packed(x)?;
         let b = self.not_packed(b);

@@ -66,6 +66,23 @@ impl Party {
     }
 
     /// Matrix product of 2-D shares, `m x k` times `k x n`. See the module docs for costs.
+    ///
+    /// ```
+    /// use mpc_core::run_3pc;
+    /// use ndarray::array;
+    /// let (x, y) = (array![[1.0, 2.0]].into_dyn(), array![[3.0], [-0.5]].into_dyn());
+    /// let out = run_3pc(|p| {
+    ///     let sx = p.input_f64(0, (p.role() == 0).then_some(&x), &[1, 2])?;
+    ///     let sy = p.input_f64(2, (p.role() == 2).then_some(&y), &[2, 1])?;
+    ///     let z = p.matmul(&sx, &sy)?; // 1 x 1: 1*3 + 2*(-0.5) = 2
+    ///     let before = p.stats();
+    ///     let v = p.reveal_f64(&z)?;
+    ///     assert_eq!(p.stats().since(&before).bytes_sent, 8); // one word per party
+    ///     Ok(v)
+    /// })
+    /// .unwrap();
+    /// assert!((out[0][[0, 0]] - 2.0).abs() < 1e-4);
+    /// ```
     pub fn matmul(&mut self, x: &AShare, y: &AShare) -> Result<AShare> {
         let mismatch = || CoreError::ShapeMismatch {
             op: "matmul",

@@ -59,6 +59,19 @@ impl Party {
 
     /// Divides a shared value by `2^d` (probabilistic truncation; see the module docs). The result
     /// has `frac_bits - d` fractional bits. 1 round; party 1 sends `8` bytes per element.
+    ///
+    /// ```
+    /// use mpc_core::run_3pc;
+    /// let x = ndarray::arr1(&[6.0, -3.0]).into_dyn();
+    /// let out = run_3pc(|p| {
+    ///     let s = p.input_f64(0, (p.role() == 0).then_some(&x), &[2])?;
+    ///     // drop one bit of the ring value and keep 16 fractional bits: a halving
+    ///     let half = p.trunc(&s.with_frac_bits(17), 1)?;
+    ///     p.reveal_f64(&half)
+    /// })
+    /// .unwrap();
+    /// assert!((out[1][0] - 3.0).abs() < 1e-4 && (out[1][1] + 1.5).abs() < 1e-4);
+    /// ```
     pub fn trunc(&mut self, x: &AShare, d: u32) -> Result<AShare> {
         self.check_trunc(d, x.frac_bits)?;
         let n = x.len();
