@@ -163,13 +163,31 @@ fn killed_peer_and_mismatched_setting_fail_the_others() {
 
     let dir = tempfile::tempdir().unwrap();
     prepare(dir.path(), [16, 16, 12]);
-    let mut parties: Vec<_> = (0..3).map(|r| spawn(dir.path(), r, &[])).collect();
-    for (g, _) in &mut parties {
-        let (ok, err) = finish(g, Duration::from_secs(30));
-        assert!(!ok);
+    for err in run_all_failing(dir.path(), "a settings mismatch") {
         assert!(err.contains("session settings mismatch"), "{err}");
         eprintln!("mismatch case, stderr: {err}");
     }
+}
+
+/// Runs the three parties configured in `dir`; every one must fail (bounded wait). Returns their
+/// stderr in role order.
+fn run_all_failing(dir: &Path, case: &str) -> Vec<String> {
+    let mut parties: Vec<_> = (0..3).map(|r| spawn(dir, r, &[])).collect();
+    parties
+        .iter_mut()
+        .map(|(g, _)| {
+            let (ok, err) = finish(g, Duration::from_secs(30));
+            assert!(!ok, "a party succeeded despite {case}");
+            err
+        })
+        .collect()
+}
+
+/// Replaces `from` by `to` in party `role`'s config written by [`prepare`].
+fn edit_config(dir: &Path, role: usize, from: &str, to: &str) {
+    let path = dir.join(format!("party{role}.toml"));
+    let text = std::fs::read_to_string(&path).unwrap().replace(from, to);
+    std::fs::write(&path, text).unwrap();
 }
 
 /// The first address (party 0's) written by [`prepare`].
@@ -185,20 +203,8 @@ fn wrong_certificate_garbage_and_oversized_frame_in_processes() {
     // party 2 presents party 1's (valid) certificate: refused, and every party stops with an error
     let dir = tempfile::tempdir().unwrap();
     prepare(dir.path(), [16, 16, 16]);
-    let cfg2 = dir.path().join("party2.toml");
-    let text = std::fs::read_to_string(&cfg2)
-        .unwrap()
-        .replace("party2.", "party1.");
-    std::fs::write(&cfg2, text).unwrap();
-    let mut parties: Vec<_> = (0..3).map(|r| spawn(dir.path(), r, &[])).collect();
-    let errs: Vec<String> = parties
-        .iter_mut()
-        .map(|(g, _)| {
-            let (ok, err) = finish(g, Duration::from_secs(30));
-            assert!(!ok, "a party succeeded despite a wrong certificate");
-            err
-        })
-        .collect();
+    edit_config(dir.path(), 2, "party2.", "party1.");
+    let errs = run_all_failing(dir.path(), "a wrong certificate");
     assert!(
         errs.iter().any(|e| e.contains("not for trefoil-party-2")),
         "{errs:?}"
@@ -231,19 +237,7 @@ fn wrong_certificate_garbage_and_oversized_frame_in_processes() {
     // party 0 accepts frames of at most 64 bytes: the first larger one is refused by size
     let dir = tempfile::tempdir().unwrap();
     prepare(dir.path(), [16, 16, 16]);
-    let cfg0 = dir.path().join("party0.toml");
-    let text = std::fs::read_to_string(&cfg0)
-        .unwrap()
-        .replace("[tls]", "max_frame_bytes = 64\n[tls]");
-    std::fs::write(&cfg0, text).unwrap();
-    let mut parties: Vec<_> = (0..3).map(|r| spawn(dir.path(), r, &[])).collect();
-    let errs: Vec<String> = parties
-        .iter_mut()
-        .map(|(g, _)| {
-            let (ok, err) = finish(g, Duration::from_secs(30));
-            assert!(!ok, "a party succeeded despite an oversized frame");
-            err
-        })
-        .collect();
+    edit_config(dir.path(), 0, "[tls]", "max_frame_bytes = 64\n[tls]");
+    let errs = run_all_failing(dir.path(), "an oversized frame");
     assert!(errs[0].contains("above the maximum of 64"), "{errs:?}");
 }
