@@ -1,0 +1,2 @@
+//! Ready models built from `mpc-nn` layers.
+#![deny(missing_docs)]
