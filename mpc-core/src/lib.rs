@@ -56,5 +56,5 @@ pub use error::{CoreError, Result};
 pub use fixed::FixedPoint;
 pub use harness::{HarnessConfig, Timing, keep_freed_memory, run_3pc, run_3pc_with, time_3pc};
 pub use mpc_net::CommStats;
-pub use party::Party;
+pub use party::{Party, TruncMode};
 pub use share::{AShare, BShare};

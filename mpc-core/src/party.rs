@@ -32,6 +32,22 @@ pub struct Party {
     pub(crate) prg_prev: Prg,
     /// Stream of `k_{i+1}`, shared with the next party.
     pub(crate) prg_next: Prg,
+    /// How products and [`Party::trunc`] truncate ([`crate::trunc`]).
+    pub(crate) trunc_mode: TruncMode,
+}
+
+/// Which truncation protocol fixed-point products and [`Party::trunc`] use (see [`crate::trunc`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TruncMode {
+    /// SecureML / ABY3 probabilistic truncation: `8` bytes per element per party, but an element
+    /// fails (is off by about `2^(64-d)`) with probability `|z| / 2^64`. The default of a bare
+    /// [`Party`]; the fast option for inference on well-scaled data.
+    #[default]
+    Probabilistic,
+    /// Dealer-assisted exact truncation (Dalskov et al. 2020, SPU's `TruncAPr` family): never
+    /// fails for `|z| < 2^62` ring units (only the last-bit rounding error), `16` bytes per element
+    /// per party and the same rounds. The default of every training path in `mpc-nn`.
+    Exact,
 }
 
 impl Party {
@@ -53,7 +69,19 @@ impl Party {
             fixed,
             prg_prev: Prg::new(&prev_seed),
             prg_next: Prg::new(&next_seed),
+            trunc_mode: TruncMode::default(),
         })
+    }
+
+    /// The truncation protocol in use (see [`TruncMode`]).
+    pub fn trunc_mode(&self) -> TruncMode {
+        self.trunc_mode
+    }
+
+    /// Chooses the truncation protocol for every later product and truncation. All three
+    /// parties must choose the same mode at the same point of the computation.
+    pub fn set_trunc_mode(&mut self, mode: TruncMode) {
+        self.trunc_mode = mode;
     }
 
     /// This party's role: 0, 1 or 2.
