@@ -51,9 +51,34 @@ where
     T: Send,
     F: Fn(&mut Party) -> Result<T> + Sync,
 {
+    run_parties(cfg, f)
+}
+
+/// An error type a party closure of [`run_parties`] may return: anything a [`CoreError`]
+/// converts into, which can tell a *secondary* failure (a peer went away because another party
+/// failed first) from a root cause.
+pub trait PartyError: From<CoreError> + Send {
+    /// True if this error only says that a peer disconnected.
+    fn is_disconnect(&self) -> bool;
+}
+
+impl PartyError for CoreError {
+    fn is_disconnect(&self) -> bool {
+        matches!(self, CoreError::Net(NetError::Disconnected { .. }))
+    }
+}
+
+/// [`run_3pc_with`] for closures with their own error type (e.g. a layer crate's), returning
+/// the first root error (not a secondary disconnect) if any party fails.
+pub fn run_parties<T, E, F>(cfg: &HarnessConfig, f: F) -> std::result::Result<[T; 3], E>
+where
+    T: Send,
+    E: PartyError,
+    F: Fn(&mut Party) -> std::result::Result<T, E> + Sync,
+{
     let ends = memory_network_with_timeout(cfg.timeout);
     let f = &f;
-    let results: Vec<Result<T>> = std::thread::scope(|s| {
+    let results: Vec<std::result::Result<T, E>> = std::thread::scope(|s| {
         let handles: Vec<_> = ends
             .into_iter()
             .map(|t| {
@@ -70,18 +95,22 @@ where
             .into_iter()
             .enumerate()
             .map(|(i, h)| match h {
-                Ok(h) => h.join().unwrap_or(Err(CoreError::PartyPanicked(i))),
-                Err(e) => Err(CoreError::Rng(format!("cannot start party thread: {e}"))),
+                Ok(h) => h
+                    .join()
+                    .unwrap_or(Err(E::from(CoreError::PartyPanicked(i)))),
+                Err(e) => Err(E::from(CoreError::Rng(format!(
+                    "cannot start party thread: {e}"
+                )))),
             })
             .collect()
     });
     let mut oks = Vec::with_capacity(3);
-    let mut root: Option<CoreError> = None;
-    let mut secondary: Option<CoreError> = None;
+    let mut root: Option<E> = None;
+    let mut secondary: Option<E> = None;
     for r in results {
         match r {
             Ok(v) => oks.push(v),
-            Err(e @ CoreError::Net(NetError::Disconnected { .. })) => {
+            Err(e) if e.is_disconnect() => {
                 secondary.get_or_insert(e);
             }
             Err(e) => {
@@ -95,7 +124,7 @@ where
         return Err(e);
     }
     oks.try_into()
-        .map_err(|_| CoreError::Rng("harness lost a party result".into()))
+        .map_err(|_| E::from(CoreError::Rng("harness lost a party result".into())))
 }
 
 /// What [`time_3pc`] measured.

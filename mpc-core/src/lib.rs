@@ -54,7 +54,10 @@ pub mod trunc;
 
 pub use error::{CoreError, Result};
 pub use fixed::FixedPoint;
-pub use harness::{HarnessConfig, Timing, keep_freed_memory, run_3pc, run_3pc_with, time_3pc};
+pub use harness::{
+    HarnessConfig, PartyError, Timing, keep_freed_memory, run_3pc, run_3pc_with, run_parties,
+    time_3pc,
+};
 pub use mpc_net::CommStats;
 pub use party::{Party, TruncMode};
 pub use share::{AShare, BShare};

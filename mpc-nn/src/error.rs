@@ -74,3 +74,9 @@ impl NnError {
         }
     }
 }
+
+impl mpc_core::PartyError for NnError {
+    fn is_disconnect(&self) -> bool {
+        matches!(self, NnError::Core(e) if e.is_disconnect())
+    }
+}

@@ -1,0 +1,137 @@
+//! Shared pieces of the accuracy tests: one training recipe run on the plaintext twin and on
+//! three parties (data partitioned horizontally across the parties).
+#![allow(dead_code, clippy::unwrap_used)]
+
+use mpc_core::Party;
+use mpc_nn::data::Dataset;
+use mpc_nn::loss::Loss;
+use mpc_nn::optim::Optimizer;
+use mpc_nn::share::{Block, Standardizer, share_rows};
+use mpc_nn::train::{Metrics, TrainConfig, evaluate, fit};
+use mpc_nn::{Backend, Plain, Result, Sequential};
+use ndarray::Array2;
+
+/// Targets of a dataset: the 0/1 column for a binary task, one-hot rows otherwise.
+pub fn targets(ds: &Dataset) -> Array2<f64> {
+    if ds.n_classes == 2 {
+        ds.labels_column()
+    } else {
+        ds.one_hot()
+    }
+}
+
+/// What a training recipe needs besides the data.
+pub struct Recipe<B: Backend> {
+    pub model: fn(&mut B) -> Result<Sequential<B>>,
+    pub loss: Box<dyn Loss<B> + Sync>,
+    pub opt: fn() -> Box<dyn Optimizer<B>>,
+    pub cfg: TrainConfig,
+    pub standardize: bool,
+    /// Reshape rows to this per-sample shape (e.g. `[1, 8, 8]`) before the model.
+    pub sample_shape: Option<Vec<usize>>,
+}
+
+fn reshape<B: Backend>(b: &mut B, x: &B::Tensor, s: &Option<Vec<usize>>) -> Result<B::Tensor> {
+    match s {
+        None => Ok(x.clone()),
+        Some(s) => {
+            let n = B::shape_of(x)[0];
+            let mut shape = vec![n];
+            shape.extend_from_slice(s);
+            b.reshape(x, &shape)
+        }
+    }
+}
+
+/// Standardise (statistics of the training data), train, evaluate on the test data.
+pub fn train_eval<B: Backend>(
+    b: &mut B,
+    r: &Recipe<B>,
+    x: &B::Tensor,
+    y: &B::Tensor,
+    xt: &B::Tensor,
+    yt: &B::Tensor,
+) -> Result<(Metrics, Sequential<B>)> {
+    let (x, xt) = if r.standardize {
+        let st = Standardizer::fit(b, x)?;
+        (st.transform(b, x)?, st.transform(b, xt)?)
+    } else {
+        (x.clone(), xt.clone())
+    };
+    let x = reshape(b, &x, &r.sample_shape)?;
+    let xt = reshape(b, &xt, &r.sample_shape)?;
+    let mut model = (r.model)(b)?;
+    let mut opt = (r.opt)();
+    fit(
+        b,
+        &mut model,
+        r.loss.as_ref(),
+        opt.as_mut(),
+        &x,
+        y,
+        &r.cfg,
+        &mut |_, _, _| Ok(()),
+    )?;
+    let m = evaluate(b, &mut model, &xt, yt, None, 512)?;
+    Ok((m, model))
+}
+
+/// The plaintext twin of a recipe.
+pub fn plain_run(r: &Recipe<Plain>, train: &Dataset, test: &Dataset) -> Metrics {
+    let mut b = Plain::new();
+    let x = train.features.clone().into_dyn();
+    let y = targets(train).into_dyn();
+    let xt = test.features.clone().into_dyn();
+    let yt = targets(test).into_dyn();
+    train_eval(&mut b, r, &x, &y, &xt, &yt).unwrap().0
+}
+
+/// Shares a dataset held in row blocks by the three parties (party `i` holds block `i`).
+pub fn share_partitioned(
+    p: &mut Party,
+    parts: &[Dataset],
+    with_labels: bool,
+) -> Result<mpc_core::AShare> {
+    let mats: Vec<Array2<f64>> = parts
+        .iter()
+        .map(|d| {
+            if with_labels {
+                targets(d)
+            } else {
+                d.features.clone()
+            }
+        })
+        .collect();
+    let blocks: Vec<Block<'_>> = mats
+        .iter()
+        .enumerate()
+        .map(|(i, m)| Block {
+            owner: i % 3,
+            shape: m.dim(),
+            data: (p.role() == i % 3).then_some(m),
+        })
+        .collect();
+    share_rows(p, &blocks)
+}
+
+/// The secure run: training rows partitioned across the three parties, test rows held by party
+/// 0; only the aggregates come out.
+pub fn secure_run(
+    recipe: impl Fn() -> Recipe<Party> + Sync,
+    train: &Dataset,
+    test: &Dataset,
+) -> Metrics {
+    let parts = train.split_rows(3).unwrap();
+    let tests = vec![test.clone()];
+    let outs = mpc_nn::run_3pc(|p| {
+        mpc_nn::secure_session(p);
+        let r = recipe();
+        let x = share_partitioned(p, &parts, false)?;
+        let y = share_partitioned(p, &parts, true)?;
+        let xt = share_partitioned(p, &tests, false)?;
+        let yt = share_partitioned(p, &tests, true)?;
+        Ok(train_eval(p, &r, &x, &y, &xt, &yt)?.0)
+    })
+    .unwrap();
+    outs[0]
+}

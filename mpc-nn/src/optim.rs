@@ -1,0 +1,197 @@
+//! Optimizers over named parameters (state is kept per parameter name, as in burn).
+//!
+//! Gradients arrive **summed over the batch**; `grad_scale` (`1 / batch`) is folded into the
+//! learning-rate product, so an SGD step costs one truncating scalar product per parameter
+//! (two with momentum, one more with weight decay).
+//!
+//! Adam uses the secure `rsqrt`: `w -= lr_t m rsqrt(v + eps)`, with the bias corrections folded
+//! into the public constants `lr_t = lr sqrt(1 - beta2^t) / (1 - beta1^t)` and `eps` added *inside*
+//! the root (in units of the summed gradient squared), which keeps `v + eps` within `rsqrt`'s
+//! secure range `[2^-10, 2^18)` (so `eps` defaults to `2^-10`). `m / sqrt(v)` does not depend on
+//! the gradient's scale, so Adam ignores `grad_scale` apart from `eps`. The plaintext twin runs
+//! the same formulas.
+
+use crate::backend::Backend;
+use crate::error::{NnError, Result};
+use crate::module::Param;
+use std::collections::HashMap;
+
+/// Updates parameters from their gradients.
+pub trait Optimizer<B: Backend> {
+    /// One update of every parameter that has a gradient; `grad_scale` multiplies the gradients.
+    fn step(
+        &mut self,
+        b: &mut B,
+        params: Vec<&mut Param<B::Tensor>>,
+        grad_scale: f64,
+    ) -> Result<()>;
+    /// The optimizer's state tensors by name (e.g. `fc1.weight.momentum`), for checkpoints.
+    fn state(&self) -> Vec<(String, &B::Tensor)>;
+}
+
+fn grad_of<'a, T>(p: &'a Param<T>) -> Result<&'a T> {
+    p.grad
+        .as_ref()
+        .ok_or_else(|| NnError::Config(format!("{} has no gradient: run backward first", p.name)))
+}
+
+/// Settings of [`Sgd`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SgdConfig {
+    /// Learning rate.
+    pub lr: f64,
+    /// Momentum (0 for plain SGD).
+    pub momentum: f64,
+    /// L2 weight decay.
+    pub weight_decay: f64,
+}
+
+impl SgdConfig {
+    /// Plain SGD with learning rate `lr`.
+    pub fn new(lr: f64) -> SgdConfig {
+        SgdConfig {
+            lr,
+            momentum: 0.0,
+            weight_decay: 0.0,
+        }
+    }
+
+    /// The optimizer for engine `B`.
+    pub fn build<B: Backend>(self) -> Sgd<B> {
+        Sgd {
+            cfg: self,
+            velocity: HashMap::new(),
+        }
+    }
+}
+
+/// Stochastic gradient descent with momentum and weight decay:
+/// `v = mu v + g + wd w`, `w -= lr v` (`v` kept at the summed-gradient scale).
+pub struct Sgd<B: Backend> {
+    cfg: SgdConfig,
+    velocity: HashMap<String, B::Tensor>,
+}
+
+impl<B: Backend> Optimizer<B> for Sgd<B> {
+    fn step(
+        &mut self,
+        b: &mut B,
+        params: Vec<&mut Param<B::Tensor>>,
+        grad_scale: f64,
+    ) -> Result<()> {
+        let c = self.cfg;
+        for p in params {
+            let mut g = grad_of(p)?.clone();
+            if c.weight_decay != 0.0 {
+                let wd = b.scale(&p.value, c.weight_decay / grad_scale)?;
+                g = b.add(&g, &wd)?;
+            }
+            if c.momentum != 0.0 {
+                g = match self.velocity.get(&p.name) {
+                    Some(v) => {
+                        let mv = b.scale(v, c.momentum)?;
+                        b.add(&mv, &g)?
+                    }
+                    None => g,
+                };
+                self.velocity.insert(p.name.clone(), g.clone());
+            }
+            let delta = b.scale(&g, c.lr * grad_scale)?;
+            p.value = b.sub(&p.value, &delta)?;
+        }
+        Ok(())
+    }
+
+    fn state(&self) -> Vec<(String, &B::Tensor)> {
+        let mut v: Vec<_> = self
+            .velocity
+            .iter()
+            .map(|(k, t)| (format!("{k}.momentum"), t))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+}
+
+/// Settings of [`Adam`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdamConfig {
+    /// Learning rate.
+    pub lr: f64,
+    /// First-moment decay.
+    pub beta1: f64,
+    /// Second-moment decay.
+    pub beta2: f64,
+    /// Added inside the square root (summed-gradient units); keeps `rsqrt` in range.
+    pub eps: f64,
+}
+
+impl AdamConfig {
+    /// Adam with learning rate `lr`, betas 0.9 / 0.999 and `eps = 2^-10`.
+    pub fn new(lr: f64) -> AdamConfig {
+        AdamConfig {
+            lr,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1.0 / 1024.0,
+        }
+    }
+
+    /// The optimizer for engine `B`.
+    pub fn build<B: Backend>(self) -> Adam<B> {
+        Adam {
+            cfg: self,
+            moments: HashMap::new(),
+            t: 0,
+        }
+    }
+}
+
+/// Adam (Kingma and Ba) with the secure inverse square root; see the module docs.
+pub struct Adam<B: Backend> {
+    cfg: AdamConfig,
+    moments: HashMap<String, (B::Tensor, B::Tensor)>,
+    t: i32,
+}
+
+impl<B: Backend> Optimizer<B> for Adam<B> {
+    fn step(
+        &mut self,
+        b: &mut B,
+        params: Vec<&mut Param<B::Tensor>>,
+        _grad_scale: f64,
+    ) -> Result<()> {
+        let c = self.cfg;
+        self.t += 1;
+        let lr_t = c.lr * (1.0 - c.beta2.powi(self.t)).sqrt() / (1.0 - c.beta1.powi(self.t));
+        for p in params {
+            let g = grad_of(p)?.clone();
+            let g2 = b.mul(&g, &g)?;
+            let (m, v) = match self.moments.remove(&p.name) {
+                Some((m, v)) => {
+                    let (m1, g1) = (b.scale(&m, c.beta1)?, b.scale(&g, 1.0 - c.beta1)?);
+                    let (v1, g21) = (b.scale(&v, c.beta2)?, b.scale(&g2, 1.0 - c.beta2)?);
+                    (b.add(&m1, &g1)?, b.add(&v1, &g21)?)
+                }
+                None => (b.scale(&g, 1.0 - c.beta1)?, b.scale(&g2, 1.0 - c.beta2)?),
+            };
+            let ve = b.add_scalar(&v, c.eps)?;
+            let r = b.rsqrt(&ve)?;
+            let step = b.mul(&m, &r)?;
+            let delta = b.scale(&step, lr_t)?;
+            p.value = b.sub(&p.value, &delta)?;
+            self.moments.insert(p.name.clone(), (m, v));
+        }
+        Ok(())
+    }
+
+    fn state(&self) -> Vec<(String, &B::Tensor)> {
+        let mut out = Vec::new();
+        for (k, (m, v)) in &self.moments {
+            out.push((format!("{k}.adam_m"), m));
+            out.push((format!("{k}.adam_v"), v));
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+}

