@@ -140,3 +140,109 @@ fn standardizer_twins_on_wide_ranges() {
         );
     }
 }
+
+#[test]
+fn conv2d_twins_with_stride_and_padding() {
+    check_twins(
+        |b, i| Ok(Box::new(conv2d(b, 2, 3, 3, 2, 1, InitScheme::Kaiming, i)?)),
+        |b, i| Ok(Box::new(conv2d(b, 2, 3, 3, 2, 1, InitScheme::Kaiming, i)?)),
+        &[2, 2, 7, 6],
+        2e-3,
+    );
+    check_twins(
+        |b, i| Ok(Box::new(conv2d(b, 1, 4, 5, 1, 0, InitScheme::Xavier, i)?)),
+        |b, i| Ok(Box::new(conv2d(b, 1, 4, 5, 1, 0, InitScheme::Xavier, i)?)),
+        &[3, 1, 9, 9],
+        2e-3,
+    );
+}
+
+#[test]
+fn activation_twins() {
+    check_twins(|_, _| Ok(Box::new(relu())), |_, _| Ok(Box::new(relu())), &[5, 9], 1e-4);
+    check_twins(|_, _| Ok(Box::new(sigmoid())), |_, _| Ok(Box::new(sigmoid())), &[5, 9], 1e-3);
+    check_twins(|_, _| Ok(Box::new(tanh())), |_, _| Ok(Box::new(tanh())), &[5, 9], 1e-3);
+    check_twins(|_, _| Ok(Box::new(flatten())), |_, _| Ok(Box::new(flatten())), &[2, 3, 4], 1e-4);
+}
+
+#[test]
+fn pooling_twins() {
+    check_twins(|_, _| Ok(Box::new(max_pool2d(2, 2))), |_, _| Ok(Box::new(max_pool2d(2, 2))), &[2, 3, 6, 4], 1e-4);
+    check_twins(|_, _| Ok(Box::new(max_pool2d(3, 1))), |_, _| Ok(Box::new(max_pool2d(3, 1))), &[1, 2, 5, 5], 1e-4);
+    check_twins(|_, _| Ok(Box::new(avg_pool2d(2, 2))), |_, _| Ok(Box::new(avg_pool2d(2, 2))), &[2, 3, 6, 4], 1e-4);
+    check_twins(|_, _| Ok(Box::new(avg_pool2d(3, 2))), |_, _| Ok(Box::new(avg_pool2d(3, 2))), &[1, 2, 7, 5], 1e-4);
+}
+
+/// `sum(g * f(x))` for the finite differences.
+fn objective(layer: &mut dyn Module<Plain>, x: &ArrayD<f64>, g: &ArrayD<f64>) -> f64 {
+    let mut b = Plain::new();
+    let y = layer.forward(&mut b, x).unwrap();
+    (&y * g).sum()
+}
+
+/// The plaintext backward against central finite differences, for the input and every
+/// parameter, at a few entries each.
+fn check_finite_differences(make: Make<Plain>, xshape: &[usize]) {
+    let mut b = Plain::new();
+    let mut layer = make(&mut b, &mut Initializer::new(5)).unwrap();
+    let x = data(xshape, 3, 1.0);
+    let y = layer.forward(&mut b, &x).unwrap();
+    let g = data(y.shape(), 4, 1.0);
+    let dx = layer.backward(&mut b, &g).unwrap();
+    let pgrads: Vec<ArrayD<f64>> = layer.params().iter().map(|p| p.grad.clone().unwrap()).collect();
+    let h = 1e-6;
+    let name = layer.describe();
+    let step = (x.len() / 7).max(1);
+    for i in (0..x.len()).step_by(step) {
+        let (mut xp, mut xm) = (x.clone(), x.clone());
+        xp.as_slice_mut().unwrap()[i] += h;
+        xm.as_slice_mut().unwrap()[i] -= h;
+        let num = (objective(layer.as_mut(), &xp, &g) - objective(layer.as_mut(), &xm, &g)) / (2.0 * h);
+        let ana = dx.as_slice().unwrap()[i];
+        assert!((num - ana).abs() < 1e-5 * (1.0 + ana.abs()), "{name}: d/dx[{i}] {ana} vs {num}");
+    }
+    for (k, pg) in pgrads.iter().enumerate() {
+        let step = (pg.len() / 5).max(1);
+        for i in (0..pg.len()).step_by(step) {
+            let mut at = |delta: f64| {
+                let p = &mut layer.params_mut()[k];
+                p.value.as_slice_mut().unwrap()[i] += delta;
+                let v = objective(layer.as_mut(), &x, &g);
+                layer.params_mut()[k].value.as_slice_mut().unwrap()[i] -= delta;
+                v
+            };
+            let num = (at(h) - at(-h)) / (2.0 * h);
+            let ana = pg.as_slice().unwrap()[i];
+            assert!((num - ana).abs() < 1e-5 * (1.0 + ana.abs()), "{name}: parameter {k}[{i}] {ana} vs {num}");
+        }
+    }
+}
+
+#[test]
+fn plaintext_backward_matches_finite_differences() {
+    check_finite_differences(|b, i| Ok(Box::new(linear(b, 4, 3, InitScheme::Kaiming, i)?)), &[5, 4]);
+    check_finite_differences(|b, i| Ok(Box::new(conv2d(b, 2, 3, 3, 2, 1, InitScheme::Kaiming, i)?)), &[2, 2, 6, 5]);
+    check_finite_differences(|_, _| Ok(Box::new(relu())), &[4, 6]);
+    check_finite_differences(|_, _| Ok(Box::new(sigmoid())), &[4, 6]);
+    check_finite_differences(|_, _| Ok(Box::new(tanh())), &[4, 6]);
+    check_finite_differences(|_, _| Ok(Box::new(max_pool2d(2, 2))), &[2, 2, 4, 6]);
+    check_finite_differences(|_, _| Ok(Box::new(avg_pool2d(3, 2))), &[1, 2, 7, 5]);
+    check_finite_differences(|_, _| Ok(Box::new(flatten())), &[2, 3, 4]);
+}
+
+#[test]
+fn bad_inputs_are_typed_errors() {
+    let mut b = Plain::new();
+    let mut l = linear(&mut b, 3, 2, InitScheme::Kaiming, &mut Initializer::new(0)).unwrap();
+    let e = l.forward(&mut b, &ArrayD::zeros(ndarray::IxDyn(&[2, 4]))).unwrap_err();
+    assert!(matches!(e, mpc_nn::NnError::Shape { .. }), "{e}");
+    assert!(e.to_string().contains("Linear(3 -> 2)"), "{e}");
+    let e = l.backward(&mut b, &ArrayD::zeros(ndarray::IxDyn(&[2, 2]))).unwrap_err();
+    assert!(matches!(e, mpc_nn::NnError::NoForward { .. }), "{e}");
+    let mut c = conv2d(&mut b, 1, 2, 5, 1, 0, InitScheme::Kaiming, &mut Initializer::new(0)).unwrap();
+    let e = c.forward(&mut b, &ArrayD::zeros(ndarray::IxDyn(&[1, 1, 3, 3]))).unwrap_err();
+    assert!(e.to_string().contains("do not fit"), "{e}");
+    let mut s = softmax();
+    let e = Module::<Plain>::backward(&mut s, &mut b, &ArrayD::zeros(ndarray::IxDyn(&[1, 2]))).unwrap_err();
+    assert!(matches!(e, mpc_nn::NnError::Config(_)), "{e}");
+}
