@@ -195,7 +195,7 @@ pub fn parse_csv(text: &str, path_for_errors: &Path, label_column: &str) -> Resu
             ));
         }
         for (j, (cell, name)) in fields.into_iter().zip(&names).enumerate() {
-            if is_missing(&cell) {
+            if is_missing(cell.trim()) {
                 return Err(csv_err(
                     path,
                     line_no,
@@ -207,7 +207,7 @@ pub fn parse_csv(text: &str, path_for_errors: &Path, label_column: &str) -> Resu
                 raw_labels.push((line_no, cell));
                 continue;
             }
-            match cell.parse::<f64>() {
+            match cell.trim().parse::<f64>() {
                 Ok(v) if v.is_finite() => values.push(v),
                 Ok(_) => {
                     return Err(csv_err(
