@@ -5,6 +5,8 @@
 //!
 //! This facade re-exports the member crates:
 //! - [`core`]: shares, fixed-point tensors, protocols and the three-party harness;
+//! - [`nn`]: layers, losses, optimizers, data and training on shares with a plaintext twin;
+//! - [`models`]: ready models (logistic and softmax regression, MLPs, LeNet, a digits CNN);
 //! - [`net`]: transports (in-process channels, TCP with mutual TLS, a network simulator) and
 //!   their counters; the `trefoil` binary generates certificates and runs a party.
 //!
@@ -29,7 +31,9 @@
 #![deny(missing_docs)]
 
 pub use mpc_core as core;
+pub use mpc_models as models;
 pub use mpc_net as net;
+pub use mpc_nn as nn;
 
 /// The README's examples, compiled and run as doc-tests so they stay true.
 #[doc = include_str!("../README.md")]

@@ -67,8 +67,22 @@ fn mlp_recipe<B: Backend + 'static>() -> Recipe<B> {
     Recipe {
         model: |b| mpc_models::mlp(b, &mpc_models::MlpConfig::new(64, &[64], 10)),
         loss: Box::new(mpc_nn::loss::SoftmaxCrossEntropy),
-        opt: || Box::new(SgdConfig { lr: 0.1, momentum: 0.9, weight_decay: 0.0 }.build()),
-        cfg: TrainConfig { epochs: 8, batch_size: 32, seed: 3, drop_last: false },
+        opt: || {
+            Box::new(
+                SgdConfig {
+                    lr: 0.1,
+                    momentum: 0.9,
+                    weight_decay: 0.0,
+                }
+                .build(),
+            )
+        },
+        cfg: TrainConfig {
+            epochs: 8,
+            batch_size: 32,
+            seed: 3,
+            drop_last: false,
+        },
         standardize: false,
         sample_shape: None,
     }
@@ -82,17 +96,46 @@ fn mlp_digits() {
     let plain = plain_run(&mlp_recipe(), &train, &test);
     let t1 = std::time::Instant::now();
     let secure = secure_run(mlp_recipe, &train, &test);
-    println!("mlp digits: plain {:.4} ({:?}), secure {:.4} ({:?})", plain.accuracy, t1 - t0, secure.accuracy, t1.elapsed());
-    assert!(secure.accuracy >= 0.95, "secure accuracy {}", secure.accuracy);
-    assert!((secure.accuracy - plain.accuracy).abs() <= 0.01 + 1e-9, "secure {} vs plain {}", secure.accuracy, plain.accuracy);
+    println!(
+        "mlp digits: plain {:.4} ({:?}), secure {:.4} ({:?})",
+        plain.accuracy,
+        t1 - t0,
+        secure.accuracy,
+        t1.elapsed()
+    );
+    assert!(
+        secure.accuracy >= 0.95,
+        "secure accuracy {}",
+        secure.accuracy
+    );
+    assert!(
+        (secure.accuracy - plain.accuracy).abs() <= 0.01 + 1e-9,
+        "secure {} vs plain {}",
+        secure.accuracy,
+        plain.accuracy
+    );
 }
 
 fn cnn_recipe<B: Backend + 'static>() -> Recipe<B> {
     Recipe {
         model: |b| mpc_models::digits_cnn(b, 1),
         loss: Box::new(mpc_nn::loss::SoftmaxCrossEntropy),
-        opt: || Box::new(SgdConfig { lr: 0.05, momentum: 0.9, weight_decay: 0.0 }.build()),
-        cfg: TrainConfig { epochs: 4, batch_size: 32, seed: 3, drop_last: false },
+        opt: || {
+            Box::new(
+                SgdConfig {
+                    lr: 0.05,
+                    momentum: 0.9,
+                    weight_decay: 0.0,
+                }
+                .build(),
+            )
+        },
+        cfg: TrainConfig {
+            epochs: 4,
+            batch_size: 32,
+            seed: 3,
+            drop_last: false,
+        },
         standardize: false,
         sample_shape: Some(vec![1, 8, 8]),
     }
@@ -106,7 +149,22 @@ fn cnn_digits() {
     let plain = plain_run(&cnn_recipe(), &train, &test);
     let t1 = std::time::Instant::now();
     let secure = secure_run(cnn_recipe, &train, &test);
-    println!("cnn digits: plain {:.4} ({:?}), secure {:.4} ({:?})", plain.accuracy, t1 - t0, secure.accuracy, t1.elapsed());
-    assert!(secure.accuracy >= 0.93, "secure accuracy {}", secure.accuracy);
-    assert!((secure.accuracy - plain.accuracy).abs() <= 0.015, "secure {} vs plain {}", secure.accuracy, plain.accuracy);
+    println!(
+        "cnn digits: plain {:.4} ({:?}), secure {:.4} ({:?})",
+        plain.accuracy,
+        t1 - t0,
+        secure.accuracy,
+        t1.elapsed()
+    );
+    assert!(
+        secure.accuracy >= 0.93,
+        "secure accuracy {}",
+        secure.accuracy
+    );
+    assert!(
+        (secure.accuracy - plain.accuracy).abs() <= 0.015,
+        "secure {} vs plain {}",
+        secure.accuracy,
+        plain.accuracy
+    );
 }

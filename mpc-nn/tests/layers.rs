@@ -159,18 +159,58 @@ fn conv2d_twins_with_stride_and_padding() {
 
 #[test]
 fn activation_twins() {
-    check_twins(|_, _| Ok(Box::new(relu())), |_, _| Ok(Box::new(relu())), &[5, 9], 1e-4);
-    check_twins(|_, _| Ok(Box::new(sigmoid())), |_, _| Ok(Box::new(sigmoid())), &[5, 9], 1e-3);
-    check_twins(|_, _| Ok(Box::new(tanh())), |_, _| Ok(Box::new(tanh())), &[5, 9], 1e-3);
-    check_twins(|_, _| Ok(Box::new(flatten())), |_, _| Ok(Box::new(flatten())), &[2, 3, 4], 1e-4);
+    check_twins(
+        |_, _| Ok(Box::new(relu())),
+        |_, _| Ok(Box::new(relu())),
+        &[5, 9],
+        1e-4,
+    );
+    check_twins(
+        |_, _| Ok(Box::new(sigmoid())),
+        |_, _| Ok(Box::new(sigmoid())),
+        &[5, 9],
+        1e-3,
+    );
+    check_twins(
+        |_, _| Ok(Box::new(tanh())),
+        |_, _| Ok(Box::new(tanh())),
+        &[5, 9],
+        1e-3,
+    );
+    check_twins(
+        |_, _| Ok(Box::new(flatten())),
+        |_, _| Ok(Box::new(flatten())),
+        &[2, 3, 4],
+        1e-4,
+    );
 }
 
 #[test]
 fn pooling_twins() {
-    check_twins(|_, _| Ok(Box::new(max_pool2d(2, 2))), |_, _| Ok(Box::new(max_pool2d(2, 2))), &[2, 3, 6, 4], 1e-4);
-    check_twins(|_, _| Ok(Box::new(max_pool2d(3, 1))), |_, _| Ok(Box::new(max_pool2d(3, 1))), &[1, 2, 5, 5], 1e-4);
-    check_twins(|_, _| Ok(Box::new(avg_pool2d(2, 2))), |_, _| Ok(Box::new(avg_pool2d(2, 2))), &[2, 3, 6, 4], 1e-4);
-    check_twins(|_, _| Ok(Box::new(avg_pool2d(3, 2))), |_, _| Ok(Box::new(avg_pool2d(3, 2))), &[1, 2, 7, 5], 1e-4);
+    check_twins(
+        |_, _| Ok(Box::new(max_pool2d(2, 2))),
+        |_, _| Ok(Box::new(max_pool2d(2, 2))),
+        &[2, 3, 6, 4],
+        1e-4,
+    );
+    check_twins(
+        |_, _| Ok(Box::new(max_pool2d(3, 1))),
+        |_, _| Ok(Box::new(max_pool2d(3, 1))),
+        &[1, 2, 5, 5],
+        1e-4,
+    );
+    check_twins(
+        |_, _| Ok(Box::new(avg_pool2d(2, 2))),
+        |_, _| Ok(Box::new(avg_pool2d(2, 2))),
+        &[2, 3, 6, 4],
+        1e-4,
+    );
+    check_twins(
+        |_, _| Ok(Box::new(avg_pool2d(3, 2))),
+        |_, _| Ok(Box::new(avg_pool2d(3, 2))),
+        &[1, 2, 7, 5],
+        1e-4,
+    );
 }
 
 /// `sum(g * f(x))` for the finite differences.
@@ -189,7 +229,11 @@ fn check_finite_differences(make: Make<Plain>, xshape: &[usize]) {
     let y = layer.forward(&mut b, &x).unwrap();
     let g = data(y.shape(), 4, 1.0);
     let dx = layer.backward(&mut b, &g).unwrap();
-    let pgrads: Vec<ArrayD<f64>> = layer.params().iter().map(|p| p.grad.clone().unwrap()).collect();
+    let pgrads: Vec<ArrayD<f64>> = layer
+        .params()
+        .iter()
+        .map(|p| p.grad.clone().unwrap())
+        .collect();
     let h = 1e-6;
     let name = layer.describe();
     let step = (x.len() / 7).max(1);
@@ -197,9 +241,13 @@ fn check_finite_differences(make: Make<Plain>, xshape: &[usize]) {
         let (mut xp, mut xm) = (x.clone(), x.clone());
         xp.as_slice_mut().unwrap()[i] += h;
         xm.as_slice_mut().unwrap()[i] -= h;
-        let num = (objective(layer.as_mut(), &xp, &g) - objective(layer.as_mut(), &xm, &g)) / (2.0 * h);
+        let num =
+            (objective(layer.as_mut(), &xp, &g) - objective(layer.as_mut(), &xm, &g)) / (2.0 * h);
         let ana = dx.as_slice().unwrap()[i];
-        assert!((num - ana).abs() < 1e-5 * (1.0 + ana.abs()), "{name}: d/dx[{i}] {ana} vs {num}");
+        assert!(
+            (num - ana).abs() < 1e-5 * (1.0 + ana.abs()),
+            "{name}: d/dx[{i}] {ana} vs {num}"
+        );
     }
     for (k, pg) in pgrads.iter().enumerate() {
         let step = (pg.len() / 5).max(1);
@@ -213,15 +261,24 @@ fn check_finite_differences(make: Make<Plain>, xshape: &[usize]) {
             };
             let num = (at(h) - at(-h)) / (2.0 * h);
             let ana = pg.as_slice().unwrap()[i];
-            assert!((num - ana).abs() < 1e-5 * (1.0 + ana.abs()), "{name}: parameter {k}[{i}] {ana} vs {num}");
+            assert!(
+                (num - ana).abs() < 1e-5 * (1.0 + ana.abs()),
+                "{name}: parameter {k}[{i}] {ana} vs {num}"
+            );
         }
     }
 }
 
 #[test]
 fn plaintext_backward_matches_finite_differences() {
-    check_finite_differences(|b, i| Ok(Box::new(linear(b, 4, 3, InitScheme::Kaiming, i)?)), &[5, 4]);
-    check_finite_differences(|b, i| Ok(Box::new(conv2d(b, 2, 3, 3, 2, 1, InitScheme::Kaiming, i)?)), &[2, 2, 6, 5]);
+    check_finite_differences(
+        |b, i| Ok(Box::new(linear(b, 4, 3, InitScheme::Kaiming, i)?)),
+        &[5, 4],
+    );
+    check_finite_differences(
+        |b, i| Ok(Box::new(conv2d(b, 2, 3, 3, 2, 1, InitScheme::Kaiming, i)?)),
+        &[2, 2, 6, 5],
+    );
     check_finite_differences(|_, _| Ok(Box::new(relu())), &[4, 6]);
     check_finite_differences(|_, _| Ok(Box::new(sigmoid())), &[4, 6]);
     check_finite_differences(|_, _| Ok(Box::new(tanh())), &[4, 6]);
@@ -234,15 +291,32 @@ fn plaintext_backward_matches_finite_differences() {
 fn bad_inputs_are_typed_errors() {
     let mut b = Plain::new();
     let mut l = linear(&mut b, 3, 2, InitScheme::Kaiming, &mut Initializer::new(0)).unwrap();
-    let e = l.forward(&mut b, &ArrayD::zeros(ndarray::IxDyn(&[2, 4]))).unwrap_err();
+    let e = l
+        .forward(&mut b, &ArrayD::zeros(ndarray::IxDyn(&[2, 4])))
+        .unwrap_err();
     assert!(matches!(e, mpc_nn::NnError::Shape { .. }), "{e}");
     assert!(e.to_string().contains("Linear(3 -> 2)"), "{e}");
-    let e = l.backward(&mut b, &ArrayD::zeros(ndarray::IxDyn(&[2, 2]))).unwrap_err();
+    let e = l
+        .backward(&mut b, &ArrayD::zeros(ndarray::IxDyn(&[2, 2])))
+        .unwrap_err();
     assert!(matches!(e, mpc_nn::NnError::NoForward { .. }), "{e}");
-    let mut c = conv2d(&mut b, 1, 2, 5, 1, 0, InitScheme::Kaiming, &mut Initializer::new(0)).unwrap();
-    let e = c.forward(&mut b, &ArrayD::zeros(ndarray::IxDyn(&[1, 1, 3, 3]))).unwrap_err();
+    let mut c = conv2d(
+        &mut b,
+        1,
+        2,
+        5,
+        1,
+        0,
+        InitScheme::Kaiming,
+        &mut Initializer::new(0),
+    )
+    .unwrap();
+    let e = c
+        .forward(&mut b, &ArrayD::zeros(ndarray::IxDyn(&[1, 1, 3, 3])))
+        .unwrap_err();
     assert!(e.to_string().contains("do not fit"), "{e}");
     let mut s = softmax();
-    let e = Module::<Plain>::backward(&mut s, &mut b, &ArrayD::zeros(ndarray::IxDyn(&[1, 2]))).unwrap_err();
+    let e = Module::<Plain>::backward(&mut s, &mut b, &ArrayD::zeros(ndarray::IxDyn(&[1, 2])))
+        .unwrap_err();
     assert!(matches!(e, mpc_nn::NnError::Config(_)), "{e}");
 }
