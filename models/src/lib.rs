@@ -11,6 +11,11 @@
 //! | [`lenet`] | conv5x5x20-relu-maxpool2-conv5x5x50-relu-maxpool2-fc800x500-relu-fc500x10 | `N x 1 x 28 x 28` |
 //! | [`digits_cnn`] | conv3x3x16 (pad 1)-relu-maxpool2-conv3x3x32 (pad 1)-relu-maxpool2-fc128x10 | `N x 1 x 8 x 8` |
 //!
+//! In the CNNs the ReLU runs *after* the max-pooling: `relu(maxpool(x)) = maxpool(relu(x))`
+//! and the gradients agree (ReLU is monotone, and where a window's maximum is negative both give
+//! zero), but the comparisons of the ReLU are 4x fewer. The layer names keep the usual
+//! `relu1`, `pool1` labels.
+//!
 //! ```
 //! use mpc_nn::{Plain, Module};
 //! let mut b = Plain::new();
@@ -136,11 +141,11 @@ pub fn lenet<B: Backend + 'static>(b: &mut B, seed: u64) -> Result<Sequential<B>
     let k = InitScheme::Kaiming;
     Ok(Sequential::new()
         .add("conv1", conv2d(b, 1, 20, 5, 1, 0, k, &mut init)?)
-        .add("relu1", relu())
         .add("pool1", max_pool2d(2, 2))
+        .add("relu1", relu())
         .add("conv2", conv2d(b, 20, 50, 5, 1, 0, k, &mut init)?)
-        .add("relu2", relu())
         .add("pool2", max_pool2d(2, 2))
+        .add("relu2", relu())
         .add("flatten", flatten())
         .add("fc1", linear(b, 800, 500, k, &mut init)?)
         .add("relu3", relu())
@@ -154,11 +159,11 @@ pub fn digits_cnn<B: Backend + 'static>(b: &mut B, seed: u64) -> Result<Sequenti
     let k = InitScheme::Kaiming;
     Ok(Sequential::new()
         .add("conv1", conv2d(b, 1, 16, 3, 1, 1, k, &mut init)?)
-        .add("relu1", relu())
         .add("pool1", max_pool2d(2, 2))
+        .add("relu1", relu())
         .add("conv2", conv2d(b, 16, 32, 3, 1, 1, k, &mut init)?)
-        .add("relu2", relu())
         .add("pool2", max_pool2d(2, 2))
+        .add("relu2", relu())
         .add("flatten", flatten())
         .add("fc", linear(b, 128, 10, InitScheme::Xavier, &mut init)?))
 }

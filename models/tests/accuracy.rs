@@ -168,3 +168,101 @@ fn cnn_digits() {
         plain.accuracy
     );
 }
+
+/// Horizontally and vertically partitioned training give the same model as pooled training (up
+/// to fixed-point error): the same weights after training, whoever held which rows or columns.
+#[test]
+fn partitioned_training_matches_pooled() {
+    use mpc_nn::share::{Block, share_columns, share_rows};
+    let ds = breast_cancer().unwrap();
+    let (train, _) = ds.train_test_split(0.2, 42, true).unwrap();
+    let x = train.features.clone();
+    let y = train.labels_column();
+    let (n, d) = x.dim();
+    let cfg = TrainConfig {
+        epochs: 2,
+        batch_size: 64,
+        seed: 9,
+        drop_last: false,
+    };
+    let outs = mpc_nn::run_3pc(|p| {
+        mpc_nn::secure_session(p);
+        let role = p.role();
+        let (xd, yd) = (x.clone().into_dyn(), y.clone().into_dyn());
+        // pooled: party 0 holds everything
+        let pooled = p.input_f64(0, (role == 0).then_some(&xd), &[n, d])?;
+        // horizontal: rows split over the three parties
+        let rows: Vec<ndarray::Array2<f64>> = train
+            .split_rows(3)?
+            .into_iter()
+            .map(|t| t.features)
+            .collect();
+        let hb: Vec<Block<'_>> = rows
+            .iter()
+            .enumerate()
+            .map(|(i, m)| Block {
+                owner: i,
+                shape: m.dim(),
+                data: (role == i).then_some(m),
+            })
+            .collect();
+        let horizontal = share_rows(p, &hb)?;
+        // vertical: columns split over the three parties (labels with party 2)
+        let cols = train.split_columns(3)?;
+        let vb: Vec<Block<'_>> = cols
+            .iter()
+            .enumerate()
+            .map(|(i, m)| Block {
+                owner: i,
+                shape: m.dim(),
+                data: (role == i).then_some(m),
+            })
+            .collect();
+        let vertical = share_columns(p, &vb)?;
+        let sy = p.input_f64(2, (role == 2).then_some(&yd), &[n, 1])?;
+        let mut weights = Vec::new();
+        for sx in [&pooled, &horizontal, &vertical] {
+            let st = mpc_nn::share::Standardizer::fit(p, sx)?;
+            let sx = st.transform(p, sx)?;
+            let mut m = logistic_regression(p, d)?;
+            let mut opt = SgdConfig::new(0.5).build();
+            mpc_nn::train::fit(
+                p,
+                &mut m,
+                &BceWithLogits,
+                &mut opt,
+                &sx,
+                &sy,
+                &cfg,
+                &mut |_, _, _| Ok(()),
+            )?;
+            let w = m.param("linear.weight").map(|q| q.value.clone());
+            let w = w.ok_or_else(|| mpc_nn::NnError::Config("no weight".into()))?;
+            weights.push(p.reveal_f64(&w)?);
+        }
+        Ok(weights)
+    })
+    .unwrap();
+    let w = &outs[0];
+    let diff = |a: &ndarray::ArrayD<f64>, b: &ndarray::ArrayD<f64>| {
+        a.iter()
+            .zip(b.iter())
+            .map(|(u, v)| (u - v).abs())
+            .fold(0.0, f64::max)
+    };
+    let scale = w[0].iter().fold(0.0f64, |a, v| a.max(v.abs()));
+    assert!(
+        scale > 0.1,
+        "the model must have learnt something: max |w| = {scale}"
+    );
+    assert!(
+        diff(&w[0], &w[1]) < 0.01,
+        "horizontal vs pooled: {}",
+        diff(&w[0], &w[1])
+    );
+    assert!(
+        diff(&w[0], &w[2]) < 0.01,
+        "vertical vs pooled: {}",
+        diff(&w[0], &w[2])
+    );
+}

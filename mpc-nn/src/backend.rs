@@ -35,6 +35,12 @@ pub trait Backend {
     fn mul(&mut self, a: &Self::Tensor, b: &Self::Tensor) -> Result<Self::Tensor>;
     /// Matrix product of 2-D tensors.
     fn matmul(&mut self, a: &Self::Tensor, b: &Self::Tensor) -> Result<Self::Tensor>;
+    /// Matrix product kept at the doubled scale (no truncation): for a product followed by a
+    /// local linear map ([`Backend::layout`], sums), so that only the smaller mapped result is
+    /// truncated, by [`Backend::rescale`].
+    fn matmul_wide(&mut self, a: &Self::Tensor, b: &Self::Tensor) -> Result<Self::Tensor>;
+    /// Truncates a [`Backend::matmul_wide`] result back to the session's scale.
+    fn rescale(&mut self, a: &Self::Tensor) -> Result<Self::Tensor>;
     /// `a * c` for a public scalar.
     fn scale(&mut self, a: &Self::Tensor, c: f64) -> Result<Self::Tensor>;
     /// `a + c` for a public scalar.
@@ -210,6 +216,17 @@ impl Backend for Plain {
             return Err(bad());
         }
         Ok(self.q(a2.dot(&b2).into_dyn()))
+    }
+
+    fn matmul_wide(&mut self, a: &ArrayD<f64>, b: &ArrayD<f64>) -> Result<ArrayD<f64>> {
+        let q = self.quantum.take();
+        let out = self.matmul(a, b);
+        self.quantum = q;
+        out
+    }
+
+    fn rescale(&mut self, a: &ArrayD<f64>) -> Result<ArrayD<f64>> {
+        Ok(self.q(a.clone()))
     }
 
     fn scale(&mut self, a: &ArrayD<f64>, c: f64) -> Result<ArrayD<f64>> {

@@ -1,0 +1,318 @@
+//! Losses, optimizers, evaluation and private inference on shares against the plaintext twin.
+#![allow(clippy::unwrap_used)]
+
+use mpc_nn::init::Initializer;
+use mpc_nn::layers::{linear, relu};
+use mpc_nn::loss::{BceWithLogits, Loss, Mse, SoftmaxCrossEntropy};
+use mpc_nn::optim::{AdamConfig, Optimizer, SgdConfig};
+use mpc_nn::train::{correct_count, divergence_report, format_divergence, train_step};
+use mpc_nn::{Backend, InitScheme, Module, Plain, Result, Sequential};
+use ndarray::ArrayD;
+
+fn max_diff(a: &ArrayD<f64>, b: &ArrayD<f64>) -> f64 {
+    assert_eq!(a.shape(), b.shape());
+    a.iter()
+        .zip(b.iter())
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
+}
+
+fn net<B: Backend + 'static>(b: &mut B) -> Result<Sequential<B>> {
+    let mut init = Initializer::new(3);
+    Ok(Sequential::new()
+        .add("fc1", linear(b, 6, 8, InitScheme::Kaiming, &mut init)?)
+        .add("act1", relu())
+        .add("out", linear(b, 8, 3, InitScheme::Xavier, &mut init)?))
+}
+
+fn batch() -> (ArrayD<f64>, ArrayD<f64>) {
+    let x = Initializer::new(8).uniform(&[16, 6], 1.0);
+    let mut y = ArrayD::zeros(ndarray::IxDyn(&[16, 3]));
+    for i in 0..16 {
+        y[[i, i % 3]] = 1.0;
+    }
+    (x, y)
+}
+
+/// A few optimizer steps on both engines: the weights stay within fixed-point error.
+fn optimizer_twins(
+    make: fn() -> (
+        Box<dyn Optimizer<Plain>>,
+        Box<dyn Optimizer<mpc_core::Party>>,
+    ),
+    tol: f64,
+) {
+    let (x, y) = batch();
+    let (mut po, _) = make();
+    let mut b = Plain::new();
+    let mut m = net(&mut b).unwrap();
+    for _ in 0..4 {
+        train_step(&mut b, &mut m, &SoftmaxCrossEntropy, po.as_mut(), &x, &y).unwrap();
+    }
+    let plain: Vec<ArrayD<f64>> = m.params().iter().map(|p| p.value.clone()).collect();
+    let outs = mpc_nn::run_3pc(|p| {
+        mpc_nn::secure_session(p);
+        let (_, mut so) = make();
+        let mut m = net(p)?;
+        let sx = p.input_f64(0, (p.role() == 0).then_some(&x), x.shape())?;
+        let sy = p.input_f64(1, (p.role() == 1).then_some(&y), y.shape())?;
+        for _ in 0..4 {
+            train_step(p, &mut m, &SoftmaxCrossEntropy, so.as_mut(), &sx, &sy)?;
+        }
+        let mut out = Vec::new();
+        for q in m.params() {
+            out.push(p.reveal_f64(&q.value)?);
+        }
+        let state: Vec<_> = so.state().into_iter().map(|(k, _)| k).collect();
+        Ok((out, state))
+    })
+    .unwrap();
+    let (secure, state) = &outs[0];
+    for (a, b) in plain.iter().zip(secure) {
+        assert!(max_diff(a, b) < tol, "weights differ by {}", max_diff(a, b));
+    }
+    let moved = plain
+        .iter()
+        .zip(&net(&mut Plain::new()).unwrap().params())
+        .map(|(a, p0)| max_diff(a, &p0.value))
+        .fold(0.0, f64::max);
+    assert!(
+        moved > 10.0 * tol,
+        "the optimizer must move the weights (moved {moved})"
+    );
+    let _ = state;
+}
+
+#[test]
+fn sgd_with_momentum_and_weight_decay_twins() {
+    optimizer_twins(
+        || {
+            let c = SgdConfig {
+                lr: 0.2,
+                momentum: 0.9,
+                weight_decay: 1e-2,
+            };
+            (Box::new(c.build()), Box::new(c.build()))
+        },
+        2e-3,
+    );
+}
+
+#[test]
+fn adam_twins() {
+    optimizer_twins(
+        || {
+            (
+                Box::new(AdamConfig::new(0.01).build()),
+                Box::new(AdamConfig::new(0.01).build()),
+            )
+        },
+        2e-3,
+    );
+}
+
+#[test]
+fn optimizer_state_is_named_per_parameter() {
+    let (x, y) = batch();
+    let mut b = Plain::new();
+    let mut m = net(&mut b).unwrap();
+    let mut adam = AdamConfig::new(0.01).build();
+    train_step(&mut b, &mut m, &SoftmaxCrossEntropy, &mut adam, &x, &y).unwrap();
+    let names: Vec<String> = adam.state().into_iter().map(|(k, _)| k).collect();
+    assert!(
+        names.contains(&"fc1.weight.adam_m".to_string())
+            && names.contains(&"out.bias.adam_v".to_string()),
+        "{names:?}"
+    );
+    let mut sgd = SgdConfig {
+        lr: 0.1,
+        momentum: 0.5,
+        weight_decay: 0.0,
+    }
+    .build();
+    train_step(&mut b, &mut m, &SoftmaxCrossEntropy, &mut sgd, &x, &y).unwrap();
+    assert_eq!(sgd.state().len(), 4);
+}
+
+/// Loss gradients and values: secure against the twin and against closed forms.
+#[test]
+fn loss_twins() {
+    let z = Initializer::new(4).uniform(&[12, 3], 4.0);
+    let (_, y) = batch();
+    let y = y.slice(ndarray::s![..12, ..]).to_owned().into_dyn();
+    let yb = y.slice(ndarray::s![.., 0..1]).to_owned().into_dyn();
+    let zb = z.slice(ndarray::s![.., 0..1]).to_owned().into_dyn();
+    let mut b = Plain::new();
+    let want = [
+        (
+            SoftmaxCrossEntropy.grad(&mut b, &z, &y).unwrap(),
+            SoftmaxCrossEntropy.value(&mut b, &z, &y).unwrap(),
+        ),
+        (
+            BceWithLogits.grad(&mut b, &zb, &yb).unwrap(),
+            BceWithLogits.value(&mut b, &zb, &yb).unwrap(),
+        ),
+        (
+            Mse.grad(&mut b, &z, &y).unwrap(),
+            Mse.value(&mut b, &z, &y).unwrap(),
+        ),
+    ];
+    // closed forms of the plaintext values
+    let ce: f64 = (0..12)
+        .map(|i| {
+            let row = z.slice(ndarray::s![i, ..]);
+            let lse = row.iter().map(|v| v.exp()).sum::<f64>().ln();
+            lse - row
+                .iter()
+                .zip(y.slice(ndarray::s![i, ..]).iter())
+                .map(|(a, b)| a * b)
+                .sum::<f64>()
+        })
+        .sum::<f64>()
+        / 12.0;
+    assert!((want[0].1[[0, 0]] - ce).abs() < 1e-12);
+    let bce: f64 = zb
+        .iter()
+        .zip(yb.iter())
+        .map(|(z, y)| {
+            -(y * (1.0 / (1.0 + (-z).exp())).ln()
+                + (1.0 - y) * (1.0 - 1.0 / (1.0 + (-z).exp())).ln())
+        })
+        .sum::<f64>()
+        / 12.0;
+    assert!((want[1].1[[0, 0]] - bce).abs() < 1e-12);
+    let outs = mpc_nn::run_3pc(|p| {
+        mpc_nn::secure_session(p);
+        let sz = p.input_f64(0, (p.role() == 0).then_some(&z), z.shape())?;
+        let sy = p.input_f64(1, (p.role() == 1).then_some(&y), y.shape())?;
+        let szb = p.input_f64(0, (p.role() == 0).then_some(&zb), zb.shape())?;
+        let syb = p.input_f64(1, (p.role() == 1).then_some(&yb), yb.shape())?;
+        let mut out = Vec::new();
+        let pairs: [(
+            &dyn Loss<mpc_core::Party>,
+            &mpc_core::AShare,
+            &mpc_core::AShare,
+        ); 3] = [
+            (&SoftmaxCrossEntropy, &sz, &sy),
+            (&BceWithLogits, &szb, &syb),
+            (&Mse, &sz, &sy),
+        ];
+        for (l, a, t) in pairs {
+            let g = l.grad(p, a, t)?;
+            let v = l.value(p, a, t)?;
+            out.push((p.reveal_f64(&g)?, p.reveal_f64(&v)?));
+        }
+        Ok(out)
+    })
+    .unwrap();
+    for (i, ((wg, wv), (sg, sv))) in want.iter().zip(&outs[0]).enumerate() {
+        assert!(
+            max_diff(wg, sg) < 1e-3,
+            "loss {i}: gradient differs by {}",
+            max_diff(wg, sg)
+        );
+        assert!(
+            max_diff(wv, sv) < 2e-3,
+            "loss {i}: value {} vs {}",
+            sv[[0, 0]],
+            wv[[0, 0]]
+        );
+    }
+}
+
+/// Accuracy counts (binary and multi-class) and private inference: the prediction reaches only
+/// the chosen party.
+#[test]
+fn correct_counts_and_inference_to_one_party() {
+    let z = ArrayD::from_shape_vec(ndarray::IxDyn(&[4, 1]), vec![1.5, -0.5, 0.25, -3.0]).unwrap();
+    let y = ArrayD::from_shape_vec(ndarray::IxDyn(&[4, 1]), vec![1.0, 1.0, 0.0, 0.0]).unwrap();
+    let zm = ArrayD::from_shape_vec(
+        ndarray::IxDyn(&[3, 3]),
+        vec![1.0, 2.0, 0.0, 5.0, -1.0, 0.0, 0.0, 0.0, 0.5],
+    )
+    .unwrap();
+    let ym = ArrayD::from_shape_vec(
+        ndarray::IxDyn(&[3, 3]),
+        vec![0.0, 1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0],
+    )
+    .unwrap();
+    let mut b = Plain::new();
+    assert_eq!(correct_count(&mut b, &z, &y).unwrap()[[0, 0]], 2.0);
+    assert_eq!(correct_count(&mut b, &zm, &ym).unwrap()[[0, 0]], 2.0);
+    let (x, _) = batch();
+    let mut pm = net(&mut b).unwrap();
+    pm.set_training(false);
+    let want = pm.forward(&mut b, &x).unwrap();
+    let outs = mpc_nn::run_3pc(|p| {
+        mpc_nn::secure_session(p);
+        let sz = p.input_f64(0, (p.role() == 0).then_some(&z), z.shape())?;
+        let sy = p.input_f64(0, (p.role() == 0).then_some(&y), y.shape())?;
+        let szm = p.input_f64(0, (p.role() == 0).then_some(&zm), zm.shape())?;
+        let sym = p.input_f64(0, (p.role() == 0).then_some(&ym), ym.shape())?;
+        let c1 = correct_count(p, &sz, &sy)?;
+        let c2 = correct_count(p, &szm, &sym)?;
+        let counts = (p.reveal_f64(&c1)?[[0, 0]], p.reveal_f64(&c2)?[[0, 0]]);
+        // the client (party 2) sends a query; the model is secret; only party 2 learns the output
+        let mut m = net(p)?;
+        m.set_training(false);
+        let q = p.input_f64(2, (p.role() == 2).then_some(&x), x.shape())?;
+        let out = m.forward(p, &q)?;
+        Ok((counts, Backend::reveal_to(p, 2, &out)?))
+    })
+    .unwrap();
+    for (role, ((c1, c2), pred)) in outs.iter().enumerate() {
+        assert_eq!((*c1, *c2), (2.0, 2.0));
+        match (role, pred) {
+            (2, Some(v)) => assert!(max_diff(v, &want) < 1e-3),
+            (2, None) => panic!("the client got nothing"),
+            (_, Some(_)) => panic!("party {role} must not learn the prediction"),
+            _ => {}
+        }
+    }
+}
+
+/// The divergence report lines up secure and plaintext traces layer by layer.
+#[test]
+fn divergence_report_per_layer() {
+    let (x, y) = batch();
+    let mut b = Plain::new();
+    let mut pm = net(&mut b).unwrap();
+    pm.keep_trace(true);
+    let out = pm.forward(&mut b, &x).unwrap();
+    let g = SoftmaxCrossEntropy.grad(&mut b, &out, &y).unwrap();
+    pm.backward(&mut b, &g).unwrap();
+    let (pa, pg) = pm.trace().unwrap();
+    let (pa, pg) = (pa.to_vec(), pg.to_vec());
+    let outs = mpc_nn::run_3pc(|p| {
+        mpc_nn::secure_session(p);
+        let mut m = net(p)?;
+        m.keep_trace(true);
+        let sx = p.input_f64(0, (p.role() == 0).then_some(&x), x.shape())?;
+        let sy = p.input_f64(0, (p.role() == 0).then_some(&y), y.shape())?;
+        let out = m.forward(p, &sx)?;
+        let g = SoftmaxCrossEntropy.grad(p, &out, &sy)?;
+        m.backward(p, &g)?;
+        let (acts, grads) = m
+            .trace()
+            .ok_or_else(|| mpc_nn::NnError::Config("no trace".into()))?;
+        let (acts, grads) = (acts.to_vec(), grads.to_vec());
+        let mut ra = Vec::new();
+        let mut rg = Vec::new();
+        for a in &acts {
+            ra.push(p.reveal_f64(a)?);
+        }
+        for a in &grads {
+            rg.push(p.reveal_f64(a)?);
+        }
+        Ok((ra, rg, m.layers()))
+    })
+    .unwrap();
+    let (sa, sg, names) = &outs[0];
+    let rows = divergence_report(names, (sa, sg), (&pa, &pg));
+    assert_eq!(rows.len(), 3);
+    for r in &rows {
+        assert!(r.activation < 1e-3 && r.gradient < 1e-3, "{r:?}");
+    }
+    let table = format_divergence(&rows);
+    assert!(table.contains("fc1: Linear(6 -> 8)"), "{table}");
+}
