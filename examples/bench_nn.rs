@@ -226,8 +226,34 @@ fn workload(name: &'static str) -> Result<()> {
     Ok(())
 }
 
+/// The cost of one round: 1,000 dependent one-word reveals, per reveal.
+fn round_cost() -> Result<()> {
+    let n = 1000;
+    let (timing, _) = time_3pc(
+        1,
+        RUNS,
+        |p| p.random_share(&[1], 16),
+        |p: &mut Party, s: &AShare| {
+            for _ in 0..n {
+                p.reveal(s)?;
+            }
+            Ok(())
+        },
+    )?;
+    let per = timing.median().as_secs_f64() / n as f64;
+    println!(
+        "{{\"workload\":\"round\",\"median_s\":{per:.9},\"rounds\":{},\"bytes_per_party\":{}}}",
+        timing.rounds / n as u64,
+        timing.per_op[0].bytes_sent / n as u64
+    );
+    Ok(())
+}
+
 fn main() -> Result<()> {
     mpc_core::keep_freed_memory();
+    if std::env::args().nth(1).as_deref() == Some("round") {
+        return round_cost();
+    }
     let all = [
         "logreg_epoch",
         "mlp_infer",

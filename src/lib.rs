@@ -30,6 +30,8 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod hospitals;
+
 pub use mpc_core as core;
 pub use mpc_models as models;
 pub use mpc_net as net;

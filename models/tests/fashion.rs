@@ -1,0 +1,130 @@
+//! Longer runs on Fashion-MNIST (60,000 + 10,000 images from Debian's `dataset-fashion-mnist`,
+//! under `/usr/share/datasets/fashion-mnist/`): one epoch of the SecureML MLP and of LeNet,
+//! secure (three parties, exact truncation) against the plaintext twin. Ignored by default
+//! (LeNet's epoch takes tens of minutes on 2 cores); run with
+//! `cargo test --release -p mpc-models --test fashion -- --ignored --nocapture`.
+#![allow(clippy::unwrap_used)]
+mod common;
+use common::*;
+use mpc_nn::Backend;
+use mpc_nn::data::{Dataset, fashion_mnist};
+use mpc_nn::loss::SoftmaxCrossEntropy;
+use mpc_nn::optim::SgdConfig;
+use mpc_nn::train::TrainConfig;
+use std::path::Path;
+
+fn load() -> Option<(Dataset, Dataset)> {
+    let dir = Path::new(mpc_nn::data::idx::FASHION_MNIST_DIR);
+    if !dir.exists() {
+        println!(
+            "skipped: {} is absent (apt-get install dataset-fashion-mnist)",
+            dir.display()
+        );
+        return None;
+    }
+    Some((
+        fashion_mnist(dir, true, None).unwrap(),
+        fashion_mnist(dir, false, None).unwrap(),
+    ))
+}
+
+fn mlp_recipe<B: Backend + 'static>() -> Recipe<B> {
+    Recipe {
+        model: |b| mpc_models::mlp(b, &mpc_models::MlpConfig::secureml_a()),
+        loss: Box::new(SoftmaxCrossEntropy),
+        opt: || {
+            Box::new(
+                SgdConfig {
+                    lr: 0.1,
+                    momentum: 0.9,
+                    weight_decay: 0.0,
+                }
+                .build(),
+            )
+        },
+        cfg: TrainConfig {
+            epochs: 1,
+            batch_size: 128,
+            seed: 1,
+            drop_last: false,
+        },
+        standardize: false,
+        sample_shape: None,
+    }
+}
+
+fn lenet_recipe<B: Backend + 'static>() -> Recipe<B> {
+    Recipe {
+        model: |b| mpc_models::lenet(b, 1),
+        loss: Box::new(SoftmaxCrossEntropy),
+        opt: || {
+            Box::new(
+                SgdConfig {
+                    lr: 0.05,
+                    momentum: 0.9,
+                    weight_decay: 0.0,
+                }
+                .build(),
+            )
+        },
+        cfg: TrainConfig {
+            epochs: 1,
+            batch_size: 128,
+            seed: 1,
+            drop_last: false,
+        },
+        standardize: false,
+        sample_shape: Some(vec![1, 28, 28]),
+    }
+}
+
+#[test]
+#[ignore = "one epoch on 60,000 images: about a minute secure"]
+fn mlp_fashion_mnist_one_epoch() {
+    let Some((train, test)) = load() else { return };
+    let t0 = std::time::Instant::now();
+    let plain = plain_run(&mlp_recipe(), &train, &test);
+    let t1 = std::time::Instant::now();
+    let secure = secure_run(mlp_recipe, &train, &test);
+    println!(
+        "mlp fashion-mnist: plain {:.4} ({:?}), secure {:.4} ({:?})",
+        plain.accuracy,
+        t1 - t0,
+        secure.accuracy,
+        t1.elapsed()
+    );
+    assert!(
+        (secure.accuracy - plain.accuracy).abs() <= 0.01,
+        "secure {} vs plain {}",
+        secure.accuracy,
+        plain.accuracy
+    );
+}
+
+#[test]
+#[ignore = "one epoch of LeNet on 60,000 images: tens of minutes secure"]
+fn lenet_fashion_mnist_one_epoch() {
+    let Some((train, test)) = load() else { return };
+    let t0 = std::time::Instant::now();
+    let plain = plain_run(&lenet_recipe(), &train, &test);
+    let t1 = std::time::Instant::now();
+    let secure = secure_run(lenet_recipe, &train, &test);
+    println!(
+        "lenet fashion-mnist: plain {:.4} ({:?}), secure {:.4} ({:?})",
+        plain.accuracy,
+        t1 - t0,
+        secure.accuracy,
+        t1.elapsed()
+    );
+    assert!(
+        secure.accuracy >= 0.85,
+        "secure accuracy {}",
+        secure.accuracy
+    );
+    assert!(
+        (secure.accuracy - plain.accuracy).abs() <= 0.01,
+        "secure {} vs plain {}",
+        secure.accuracy,
+        plain.accuracy
+    );
+}
