@@ -17,6 +17,7 @@ pub mod backend;
 pub mod data;
 mod error;
 pub mod init;
+pub mod io;
 pub mod layers;
 pub mod loss;
 pub mod module;

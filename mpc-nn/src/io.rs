@@ -1,0 +1,787 @@
+//! Model files: each party's own shares (checkpoints), and plaintext weights in safetensors.
+//!
+//! ## Share files: [`save_shares`], [`load_shares`]
+//! Each party writes **its own** file: for every parameter `N` of the model (and every extra
+//! tensor, e.g. optimizer state from [`crate::optim::Optimizer::state`]) the two ring components
+//! it holds, as `U64` tensors `N.s0` and `N.s1` of the parameter's shape, in a safetensors file.
+//! The header's metadata records:
+//!
+//! | key | value |
+//! |---|---|
+//! | `format`, `version` | `trefoil-shares`, `1` |
+//! | `role` | the party (0, 1 or 2) whose components these are |
+//! | `job` | the caller's job id; make it name the checkpoint (e.g. `run7/epoch3`) |
+//! | `kind.N` | `param` (a model parameter) or `extra` |
+//! | `frac_bits.N` | the fixed-point scale of `N` |
+//! | `checksum` | `crc32:` and a CRC-32 over every other metadata entry and every tensor's name, dtype, shape and bytes |
+//!
+//! Loading checks, in order: the safetensors structure (a truncated file fails here), the format
+//! and version, the checksum (a flipped byte anywhere in the data or the metadata fails here),
+//! then the role and job against the caller's, then that the parameters are exactly the
+//! model's, with the model's shapes and fractional bits. Every failure is a
+//! [`NnError::Params`] naming the file and the problem (an operating-system failure is a
+//! [`NnError::Io`]), and nothing of the model is changed unless the whole file is accepted.
+//! The checksum detects accidental corruption; it is not a signature and does not stop a
+//! deliberate forgery.
+//!
+//! Files are written atomically: to a temporary file in the same directory, flushed to disk
+//! (`fsync`), then renamed over the target (and the directory synced). A failed save leaves no
+//! partial file behind, and a previous file at the target intact. On Unix a share file is
+//! created readable and writable by its owner only (mode `0600`).
+//!
+//! **What a share file reveals.** Party `i`'s file holds its pair `(x_i, x_{i+1})` of each
+//! tensor. For a tensor computed by the protocols (any parameter after an optimizer update,
+//! optimizer state, a model entered with [`input_model`]) that pair is uniformly random and
+//! independent of the secret, so one file alone reveals nothing beyond the public metadata
+//! (names, shapes, scales, role, job). Two parties' files together hold all three components and
+//! reconstruct the model: keep each file with its party. A parameter made from a **public
+//! constant** ([`Backend::constant`]: the seeded initial weights, or [`load_into`]) is not
+//! randomly shared: its sharing is `(c, 0, 0)`, so party 1's pair is zero and parties 0 and 2
+//! hold the public value `c` in the clear (as `s0` and `s1` respectively), until the first
+//! update of that parameter re-randomises it. Such a file reveals nothing secret (`c` is public),
+//! but it does show which parameters have not been trained.
+//!
+//! ## Plaintext weights: [`export_safetensors`], [`import_safetensors`], [`load_into`]
+//! Revealing a model is never implicit: [`reveal_model_to`] opens every parameter to one party
+//! (the others learn nothing) and [`export_safetensors`] writes `f32` tensors under the
+//! parameter names, in Trefoil's layout (`Linear` weights `in x out`, `Conv2d` weights
+//! `C_in k k x C_out`, biases `1 x out`). [`import_safetensors`] reads `F32` or `F64` tensors,
+//! and [`load_into`] maps them onto a model by parameter name, optionally from PyTorch's layout.
+//!
+//! [`load_into`] enters the weights with [`Backend::constant`]: **the weights become public**,
+//! known to all three parties. For a private model, its owner enters the weights as secret
+//! shares with [`input_model`] (the owner passes the weights, the others `None`); only the
+//! shapes, which are the model's own, are public.
+
+use crate::backend::{Backend, Plain};
+use crate::error::{NnError, Result};
+use crate::module::{Module, Sequential};
+use mpc_core::{AShare, Party};
+use ndarray::{ArrayD, IxDyn};
+use safetensors::tensor::TensorView;
+use safetensors::{Dtype, SafeTensors};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The `format` metadata value of a share file.
+pub const SHARES_FORMAT: &str = "trefoil-shares";
+/// The share-file format version this build writes and reads.
+pub const SHARES_VERSION: u32 = 1;
+
+/// Plaintext tensors by name, e.g. a revealed or imported model's parameters.
+pub type NamedTensors = Vec<(String, ArrayD<f64>)>;
+
+const KIND_PARAM: &str = "param";
+const KIND_EXTRA: &str = "extra";
+
+fn io_err(path: &Path, source: std::io::Error) -> NnError {
+    NnError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn params_err(path: &Path, detail: impl std::fmt::Display) -> NnError {
+    NnError::Params(format!("{}: {detail}", path.display()))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Atomic writes
+
+/// Writes `bytes` to `path` through a temporary file in the same directory: write, fsync,
+/// rename, sync the directory. On failure the temporary file is removed. A `private` file is
+/// readable by its owner only (on Unix).
+fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> Result<()> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let name = path.file_name().ok_or_else(|| {
+        io_err(
+            path,
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, "no file name"),
+        )
+    })?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(
+        ".{}.{}.tmp",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let tmp = dir.join(tmp_name);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    if private {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    #[cfg(not(unix))]
+    let _ = private;
+    let mut file = options.open(&tmp).map_err(|e| io_err(path, e))?;
+    let written = file
+        .write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .and_then(|()| {
+            drop(file);
+            std::fs::rename(&tmp, path)
+        });
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io_err(path, e));
+    }
+    #[cfg(unix)]
+    std::fs::File::open(&dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io_err(path, e))?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Share files
+
+fn feed(crc: &mut flate2::Crc, bytes: &[u8]) {
+    crc.update(&(bytes.len() as u64).to_le_bytes());
+    crc.update(bytes);
+}
+
+/// The checksum over the metadata (without `checksum`) and the tensors, in name order.
+fn checksum<'a>(
+    meta: &BTreeMap<String, String>,
+    tensors: impl IntoIterator<Item = (&'a str, Dtype, &'a [usize], &'a [u8])>,
+) -> String {
+    let mut crc = flate2::Crc::new();
+    for (k, v) in meta {
+        if k != "checksum" {
+            feed(&mut crc, k.as_bytes());
+            feed(&mut crc, v.as_bytes());
+        }
+    }
+    let mut ts: Vec<_> = tensors.into_iter().collect();
+    ts.sort_by(|a, b| a.0.cmp(b.0));
+    for (name, dtype, shape, data) in ts {
+        feed(&mut crc, name.as_bytes());
+        feed(&mut crc, format!("{dtype:?}").as_bytes());
+        let dims: Vec<u8> = shape
+            .iter()
+            .flat_map(|&d| (d as u64).to_le_bytes())
+            .collect();
+        feed(&mut crc, &dims);
+        feed(&mut crc, data);
+    }
+    format!("crc32:{:08x}", crc.sum())
+}
+
+fn words_to_bytes(a: &ArrayD<u64>) -> Vec<u8> {
+    a.iter().flat_map(|w| w.to_le_bytes()).collect()
+}
+
+fn bytes_to_words(shape: &[usize], data: &[u8]) -> Option<ArrayD<u64>> {
+    let words = data
+        .chunks_exact(8)
+        .map(|c| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(c);
+            u64::from_le_bytes(b)
+        })
+        .collect();
+    ArrayD::from_shape_vec(IxDyn(shape), words).ok()
+}
+
+/// Writes this party's shares of `model`'s parameters, and the `extra` tensors (e.g. the
+/// optimizer's [`state`](crate::optim::Optimizer::state)), to `path` (see the module docs for
+/// the format and what the file reveals). `role` is this party's role, `job` an id that
+/// [`load_shares`] must be given back (make it name the checkpoint).
+pub fn save_shares(
+    path: &Path,
+    role: usize,
+    job: &str,
+    model: &Sequential<Party>,
+    extra: &[(String, &AShare)],
+) -> Result<()> {
+    if role >= 3 {
+        return Err(params_err(
+            path,
+            format!("role {role} is not a party (0, 1 or 2)"),
+        ));
+    }
+    let mut entries: Vec<(&str, &str, &AShare)> = Vec::new();
+    for p in model.params() {
+        entries.push((&p.name, KIND_PARAM, &p.value));
+    }
+    for (name, t) in extra {
+        entries.push((name, KIND_EXTRA, t));
+    }
+    let mut seen = BTreeSet::new();
+    for (name, kind, _) in &entries {
+        if !seen.insert(*name) {
+            return Err(params_err(
+                path,
+                format!(
+                    "two tensors named {name} (the second one is {})",
+                    if *kind == KIND_PARAM {
+                        "a parameter"
+                    } else {
+                        "an extra tensor"
+                    }
+                ),
+            ));
+        }
+    }
+    let mut meta = BTreeMap::new();
+    meta.insert("format".to_string(), SHARES_FORMAT.to_string());
+    meta.insert("version".to_string(), SHARES_VERSION.to_string());
+    meta.insert("role".to_string(), role.to_string());
+    meta.insert("job".to_string(), job.to_string());
+    let mut data: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+    for (name, kind, t) in &entries {
+        meta.insert(format!("kind.{name}"), (*kind).to_string());
+        meta.insert(format!("frac_bits.{name}"), t.frac_bits().to_string());
+        let (s0, s1) = t.components();
+        data.push((format!("{name}.s0"), t.shape().to_vec(), words_to_bytes(s0)));
+        data.push((format!("{name}.s1"), t.shape().to_vec(), words_to_bytes(s1)));
+    }
+    let sum = checksum(
+        &meta,
+        data.iter()
+            .map(|(n, s, d)| (n.as_str(), Dtype::U64, s.as_slice(), d.as_slice())),
+    );
+    meta.insert("checksum".to_string(), sum);
+    let mut views = Vec::with_capacity(data.len());
+    for (n, s, d) in &data {
+        let v = TensorView::new(Dtype::U64, s.clone(), d)
+            .map_err(|e| params_err(path, format!("{n}: {e}")))?;
+        views.push((n.clone(), v));
+    }
+    let bytes = safetensors::serialize(views, Some(meta.into_iter().collect()))
+        .map_err(|e| params_err(path, format!("cannot serialise: {e}")))?;
+    write_atomic(path, &bytes, true)
+}
+
+/// The two components of one tensor of a share file, as found.
+#[derive(Default)]
+struct Entry {
+    s0: Option<ArrayD<u64>>,
+    s1: Option<ArrayD<u64>>,
+}
+
+fn parse_frac_bits(path: &Path, meta: &BTreeMap<String, String>, name: &str) -> Result<u32> {
+    let key = format!("frac_bits.{name}");
+    let raw = meta.get(&key).ok_or_else(|| {
+        params_err(
+            path,
+            format!("{name}: no frac bits ({key}) in the metadata"),
+        )
+    })?;
+    match raw.parse::<u32>() {
+        Ok(f) if f < 64 => Ok(f),
+        _ => Err(params_err(
+            path,
+            format!("{name}: bad frac bits {raw:?} (expected an integer below 64)"),
+        )),
+    }
+}
+
+/// Reads this party's shares from `path` into `model` (which must have exactly the file's
+/// parameters, shapes and fractional bits) and returns the file's extra tensors by name, in
+/// name order. The file must be `role`'s and `job`'s. On any error the model is unchanged.
+pub fn load_shares(
+    path: &Path,
+    role: usize,
+    job: &str,
+    model: &mut Sequential<Party>,
+) -> Result<Vec<(String, AShare)>> {
+    let bytes = std::fs::read(path).map_err(|e| io_err(path, e))?;
+    let corrupt = |e: safetensors::SafeTensorError| {
+        params_err(
+            path,
+            format!("not a valid safetensors file (truncated or corrupt): {e}"),
+        )
+    };
+    let (_, header) = SafeTensors::read_metadata(&bytes).map_err(corrupt)?;
+    let st = SafeTensors::deserialize(&bytes).map_err(corrupt)?;
+    let meta: BTreeMap<String, String> = header
+        .metadata()
+        .as_ref()
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
+    if meta.get("format").map(String::as_str) != Some(SHARES_FORMAT) {
+        return Err(params_err(
+            path,
+            format!("not a Trefoil share file (no format = {SHARES_FORMAT} in its metadata)"),
+        ));
+    }
+    let version = meta.get("version").map(String::as_str).unwrap_or("none");
+    if version != SHARES_VERSION.to_string() {
+        return Err(params_err(
+            path,
+            format!("share-file format version {version}, this build reads {SHARES_VERSION}"),
+        ));
+    }
+    let tensors = st.tensors();
+    let stored = meta.get("checksum").map(String::as_str).unwrap_or("none");
+    let computed = checksum(
+        &meta,
+        tensors
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.dtype(), v.shape(), v.data())),
+    );
+    if stored != computed {
+        return Err(params_err(
+            path,
+            format!("checksum mismatch (stored {stored}, content {computed}): the file is corrupt"),
+        ));
+    }
+    let file_role = meta.get("role").map(String::as_str).unwrap_or("none");
+    if file_role != role.to_string() {
+        return Err(params_err(
+            path,
+            format!("holds the shares of party {file_role}, not of party {role}"),
+        ));
+    }
+    let file_job = meta.get("job").map(String::as_str).unwrap_or("");
+    if file_job != job {
+        return Err(params_err(
+            path,
+            format!("belongs to job {file_job:?}, not {job:?}"),
+        ));
+    }
+
+    // Group the components by tensor name.
+    let mut entries: BTreeMap<String, Entry> = BTreeMap::new();
+    for (tname, view) in &tensors {
+        let (base, slot) = match (tname.strip_suffix(".s0"), tname.strip_suffix(".s1")) {
+            (Some(b), _) => (b, 0),
+            (_, Some(b)) => (b, 1),
+            _ => {
+                return Err(params_err(
+                    path,
+                    format!("unexpected tensor {tname} (share tensors end in .s0 or .s1)"),
+                ));
+            }
+        };
+        if view.dtype() != Dtype::U64 {
+            return Err(params_err(
+                path,
+                format!("{tname} has dtype {:?}, shares are U64", view.dtype()),
+            ));
+        }
+        let words = bytes_to_words(view.shape(), view.data())
+            .ok_or_else(|| params_err(path, format!("{tname}: data does not fit its shape")))?;
+        let e = entries.entry(base.to_string()).or_default();
+        if slot == 0 {
+            e.s0 = Some(words);
+        } else {
+            e.s1 = Some(words);
+        }
+    }
+    let mut shares: BTreeMap<String, (String, AShare)> = BTreeMap::new();
+    for (name, e) in entries {
+        let kind = meta
+            .get(&format!("kind.{name}"))
+            .cloned()
+            .ok_or_else(|| params_err(path, format!("{name}: no kind.{name} in the metadata")))?;
+        if kind != KIND_PARAM && kind != KIND_EXTRA {
+            return Err(params_err(path, format!("{name}: unknown kind {kind:?}")));
+        }
+        let frac_bits = parse_frac_bits(path, &meta, &name)?;
+        let (Some(s0), Some(s1)) = (e.s0, e.s1) else {
+            return Err(params_err(
+                path,
+                format!("{name}: one of {name}.s0 and {name}.s1 is missing"),
+            ));
+        };
+        if s0.shape() != s1.shape() {
+            return Err(params_err(
+                path,
+                format!(
+                    "{name}: components of shapes {:?} and {:?}",
+                    s0.shape(),
+                    s1.shape()
+                ),
+            ));
+        }
+        let share = AShare::from_components(s0, s1, frac_bits)
+            .map_err(|e| params_err(path, format!("{name}: {e}")))?;
+        shares.insert(name, (kind, share));
+    }
+
+    // The parameters must be exactly the model's.
+    let model_params: Vec<(String, Vec<usize>, u32)> = model
+        .params()
+        .iter()
+        .map(|p| {
+            (
+                p.name.clone(),
+                p.value.shape().to_vec(),
+                p.value.frac_bits(),
+            )
+        })
+        .collect();
+    let model_names: BTreeSet<&str> = model_params.iter().map(|(n, _, _)| n.as_str()).collect();
+    let missing: Vec<&str> = model_params
+        .iter()
+        .map(|(n, _, _)| n.as_str())
+        .filter(|n| !matches!(shares.get(*n), Some((k, _)) if k == KIND_PARAM))
+        .collect();
+    let unexpected: Vec<&str> = shares
+        .iter()
+        .filter(|(n, (k, _))| k == KIND_PARAM && !model_names.contains(n.as_str()))
+        .map(|(n, _)| n.as_str())
+        .collect();
+    let mut problems = Vec::new();
+    if !missing.is_empty() {
+        problems.push(format!(
+            "parameters missing from the file: {}",
+            missing.join(", ")
+        ));
+    }
+    if !unexpected.is_empty() {
+        problems.push(format!(
+            "parameters the model does not have: {}",
+            unexpected.join(", ")
+        ));
+    }
+    for (name, shape, frac_bits) in &model_params {
+        if let Some((_, s)) = shares.get(name) {
+            if s.shape() != shape.as_slice() {
+                problems.push(format!(
+                    "{name}: shape {:?} in the file, the model expects {shape:?}",
+                    s.shape()
+                ));
+            } else if s.frac_bits() != *frac_bits {
+                problems.push(format!(
+                    "{name}: frac bits {} in the file, the model's parameter has {frac_bits}",
+                    s.frac_bits()
+                ));
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(params_err(path, problems.join("; ")));
+    }
+    let mut extras = Vec::new();
+    let mut params = Vec::new();
+    for (name, (kind, share)) in shares {
+        if kind == KIND_PARAM {
+            params.push((name, share));
+        } else {
+            extras.push((name, share));
+        }
+    }
+    for (name, share) in params {
+        model.set_param(&name, share)?;
+    }
+    Ok(extras)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Plaintext weights
+
+/// Opens every parameter of `model` to party `to` only (one [`Party::reveal_to_f64`] per
+/// parameter; all three parties call it): `to` gets `Some` of the values by parameter name, the
+/// others `None` and learn nothing.
+pub fn reveal_model_to(
+    p: &mut Party,
+    to: usize,
+    model: &Sequential<Party>,
+) -> Result<Option<NamedTensors>> {
+    if to >= 3 {
+        return Err(NnError::Params(format!(
+            "cannot reveal to {to}: not a party (0, 1 or 2)"
+        )));
+    }
+    let mut out = Vec::new();
+    for q in model.params() {
+        if let Some(v) = p.reveal_to_f64(to, &q.value)? {
+            out.push((q.name.clone(), v));
+        }
+    }
+    Ok((p.role() == to).then_some(out))
+}
+
+/// The parameters of a plaintext model by name (in the model's order).
+pub fn plain_params(model: &Sequential<Plain>) -> NamedTensors {
+    model
+        .params()
+        .iter()
+        .map(|q| (q.name.clone(), q.value.clone()))
+        .collect()
+}
+
+/// Writes plaintext weights to `path` as `F32` safetensors, under their names and in their
+/// shapes (atomically, as [`save_shares`]). This is the only way a model leaves the parties in
+/// the clear: reveal it first with [`reveal_model_to`].
+pub fn export_safetensors(path: &Path, params: &[(String, ArrayD<f64>)]) -> Result<()> {
+    let mut seen = BTreeSet::new();
+    let mut data: Vec<(&str, Vec<usize>, Vec<u8>)> = Vec::with_capacity(params.len());
+    for (name, v) in params {
+        if !seen.insert(name.as_str()) {
+            return Err(params_err(path, format!("two tensors named {name}")));
+        }
+        let mut bytes = Vec::with_capacity(v.len() * 4);
+        for &x in v.iter() {
+            let y = x as f32;
+            if x.is_finite() && !y.is_finite() {
+                return Err(params_err(
+                    path,
+                    format!("{name}: {x} does not fit in an f32"),
+                ));
+            }
+            bytes.extend(y.to_le_bytes());
+        }
+        data.push((name, v.shape().to_vec(), bytes));
+    }
+    let mut views = Vec::with_capacity(data.len());
+    for (n, s, d) in &data {
+        let v = TensorView::new(Dtype::F32, s.clone(), d)
+            .map_err(|e| params_err(path, format!("{n}: {e}")))?;
+        views.push((n.to_string(), v));
+    }
+    let meta = HashMap::from([
+        ("format".to_string(), "pt".to_string()),
+        (
+            "trefoil.layout".to_string(),
+            "Linear weight in x out; Conv2d weight C_in*k*k x C_out; bias 1 x out".to_string(),
+        ),
+    ]);
+    let bytes = safetensors::serialize(views, Some(meta))
+        .map_err(|e| params_err(path, format!("cannot serialise: {e}")))?;
+    write_atomic(path, &bytes, false)
+}
+
+/// Reads every tensor of a safetensors file (`F32` or `F64`) as `f64`, in file order.
+pub fn import_safetensors(path: &Path) -> Result<NamedTensors> {
+    let bytes = std::fs::read(path).map_err(|e| io_err(path, e))?;
+    let corrupt = |e: safetensors::SafeTensorError| {
+        params_err(
+            path,
+            format!("not a valid safetensors file (truncated or corrupt): {e}"),
+        )
+    };
+    let (_, header) = SafeTensors::read_metadata(&bytes).map_err(corrupt)?;
+    let st = SafeTensors::deserialize(&bytes).map_err(corrupt)?;
+    let is_shares = header
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get("format"))
+        .is_some_and(|f| f == SHARES_FORMAT);
+    let mut out = Vec::new();
+    for name in header.offset_keys() {
+        let view = st.tensor(&name).map_err(corrupt)?;
+        let values: Vec<f64> = match view.dtype() {
+            Dtype::F32 => view
+                .data()
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64)
+                .collect(),
+            Dtype::F64 => view
+                .data()
+                .chunks_exact(8)
+                .map(|c| {
+                    let mut b = [0u8; 8];
+                    b.copy_from_slice(c);
+                    f64::from_le_bytes(b)
+                })
+                .collect(),
+            other => {
+                let hint = if is_shares {
+                    " (this is a Trefoil share file: read it with load_shares)"
+                } else {
+                    ""
+                };
+                return Err(params_err(
+                    path,
+                    format!("{name} has dtype {other:?}; only F32 and F64 are supported{hint}"),
+                ));
+            }
+        };
+        let a = ArrayD::from_shape_vec(IxDyn(view.shape()), values)
+            .map_err(|e| params_err(path, format!("{name}: {e}")))?;
+        out.push((name, a));
+    }
+    Ok(out)
+}
+
+/// `v` in the model's layout `want`, if it fits (see [`match_to_model`]).
+fn fit_shape(name: &str, want: &[usize], v: &ArrayD<f64>, transpose: bool) -> Option<ArrayD<f64>> {
+    let is_weight = name == "weight" || name.ends_with(".weight");
+    if transpose && is_weight && want.len() == 2 {
+        let (rows, cols) = (want[0], want[1]);
+        let s = v.shape();
+        return match s.len() {
+            // PyTorch Linear: out x in.
+            2 if s == [cols, rows] => Some(v.t().as_standard_layout().into_owned()),
+            // PyTorch Conv2d: C_out x C_in x k x k; row-major flattening of (C_in, k, k) is the
+            // (c, u, v) row order of Trefoil's C_in k k x C_out.
+            4 if s[0] == cols && s[1] * s[2] * s[3] == rows => {
+                let m = v
+                    .as_standard_layout()
+                    .into_owned()
+                    .into_shape_with_order(IxDyn(&[cols, rows]))
+                    .ok()?;
+                Some(m.t().as_standard_layout().into_owned())
+            }
+            _ => None,
+        };
+    }
+    if v.shape() == want {
+        return Some(v.clone());
+    }
+    if want.len() == 2 && want[0] == 1 && v.ndim() == 1 && v.len() == want[1] {
+        return v.clone().into_shape_with_order(IxDyn(want)).ok();
+    }
+    None
+}
+
+/// The layout a tensor for a parameter of shape `want` may have, for error messages.
+fn accepted(name: &str, want: &[usize], transpose: bool) -> String {
+    let is_weight = name == "weight" || name.ends_with(".weight");
+    if transpose && is_weight && want.len() == 2 {
+        format!(
+            "the model expects {want:?}, i.e. PyTorch layout [{}, {}] (Linear, out x in) or [{}, C_in, k, k] with C_in*k*k = {} (Conv2d)",
+            want[1], want[0], want[1], want[0]
+        )
+    } else if want.len() == 2 && want[0] == 1 {
+        format!("the model expects {want:?} (or [{}])", want[1])
+    } else {
+        format!("the model expects {want:?}")
+    }
+}
+
+/// Matches named tensors to `model`'s parameters: every parameter must have a tensor of its
+/// name, no tensor may be left over, and each tensor must fit the parameter's shape. Returns
+/// the tensors in the model's parameter order and layout. A tensor of shape `[out]` fits a
+/// `[1, out]` bias; with `transpose_linear`, every 2-D `weight` is expected in PyTorch's layout:
+/// `out x in` (Linear, transposed to Trefoil's `in x out`) or `C_out x C_in x k x k` (Conv2d,
+/// reshaped and transposed to `C_in k k x C_out` with rows ordered `(c, u, v)`).
+pub fn match_to_model<B: Backend>(
+    model: &Sequential<B>,
+    params: &[(String, ArrayD<f64>)],
+    transpose_linear: bool,
+) -> Result<NamedTensors> {
+    let mut by_name: HashMap<&str, &ArrayD<f64>> = HashMap::new();
+    for (n, v) in params {
+        if by_name.insert(n.as_str(), v).is_some() {
+            return Err(NnError::Params(format!("two tensors named {n}")));
+        }
+    }
+    let model_params: Vec<(String, Vec<usize>)> = model
+        .params()
+        .iter()
+        .map(|p| (p.name.clone(), B::shape_of(&p.value)))
+        .collect();
+    let mut problems = Vec::new();
+    let missing: Vec<&str> = model_params
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .filter(|n| !by_name.contains_key(n))
+        .collect();
+    if !missing.is_empty() {
+        problems.push(format!("missing tensors: {}", missing.join(", ")));
+    }
+    let known: BTreeSet<&str> = model_params.iter().map(|(n, _)| n.as_str()).collect();
+    let extra: Vec<&str> = params
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .filter(|n| !known.contains(n))
+        .collect();
+    if !extra.is_empty() {
+        problems.push(format!(
+            "tensors the model has no parameter for: {}",
+            extra.join(", ")
+        ));
+    }
+    let mut out = Vec::with_capacity(model_params.len());
+    for (name, want) in &model_params {
+        let Some(v) = by_name.get(name.as_str()) else {
+            continue;
+        };
+        match fit_shape(name, want, v, transpose_linear) {
+            Some(a) => out.push((name.clone(), a)),
+            None => problems.push(format!(
+                "{name}: the tensor has shape {:?}, {}",
+                v.shape(),
+                accepted(name, want, transpose_linear)
+            )),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(NnError::Params(problems.join("; ")));
+    }
+    Ok(out)
+}
+
+/// Sets `model`'s parameters to the named tensors (see [`match_to_model`] for the matching and
+/// `transpose_linear`), as **public** constants ([`Backend::constant`]): on shares, every party
+/// learns the weights. For a private model use [`input_model`]. On any error (including a
+/// value the fixed-point encoding rejects) the model is unchanged.
+pub fn load_into<B: Backend>(
+    b: &mut B,
+    model: &mut Sequential<B>,
+    params: &[(String, ArrayD<f64>)],
+    transpose_linear: bool,
+) -> Result<()> {
+    let matched = match_to_model(model, params, transpose_linear)?;
+    let mut values = Vec::with_capacity(matched.len());
+    for (name, v) in &matched {
+        values.push((name, b.constant(v)?));
+    }
+    for (name, t) in values {
+        model.set_param(name, t)?;
+    }
+    Ok(())
+}
+
+/// Enters `owner`'s private weights into `model` as secret shares (one
+/// [`Party::input_f64`] per parameter; all three parties call it). The owner passes
+/// `Some(params)` (in Trefoil's layout, matched by name as [`match_to_model`] without
+/// transposition; convert PyTorch weights first with [`match_to_model`]), the others `None`.
+/// Only the shapes, the model's own, are public. The owner checks its weights before anything
+/// is sent, so a mismatch fails there first (the others then see a disconnect).
+pub fn input_model(
+    p: &mut Party,
+    owner: usize,
+    model: &mut Sequential<Party>,
+    params: Option<&[(String, ArrayD<f64>)]>,
+) -> Result<()> {
+    if owner >= 3 {
+        return Err(NnError::Params(format!(
+            "owner {owner} is not a party (0, 1 or 2)"
+        )));
+    }
+    let is_owner = p.role() == owner;
+    let values = match (is_owner, params) {
+        (true, Some(ps)) => Some(match_to_model(model, ps, false)?),
+        (true, None) => {
+            return Err(NnError::Params(format!(
+                "party {owner} owns the weights but passed none"
+            )));
+        }
+        (false, Some(_)) => {
+            return Err(NnError::Params(format!(
+                "party {} passed weights, but party {owner} owns them",
+                p.role()
+            )));
+        }
+        (false, None) => None,
+    };
+    let shapes: Vec<(String, Vec<usize>)> = model
+        .params()
+        .iter()
+        .map(|q| (q.name.clone(), q.value.shape().to_vec()))
+        .collect();
+    let mut shares = Vec::with_capacity(shapes.len());
+    for (i, (name, shape)) in shapes.iter().enumerate() {
+        let v = values.as_ref().map(|vs| &vs[i].1);
+        shares.push((name, p.input_f64(owner, v, shape)?));
+    }
+    for (name, s) in shares {
+        model.set_param(name, s)?;
+    }
+    Ok(())
+}
