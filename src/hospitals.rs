@@ -140,13 +140,23 @@ impl std::fmt::Display for DemoReport {
 
 type Build<B> = fn(&mut B) -> Result<Sequential<B>>;
 
-fn models<B: Backend + 'static>() -> Vec<(&'static str, Build<B>, f64)> {
+/// The models: name, constructor, and SGD settings.
+fn models<B: Backend + 'static>() -> Vec<(&'static str, Build<B>, SgdConfig)> {
+    let momentum = SgdConfig {
+        lr: 0.1,
+        momentum: 0.9,
+        weight_decay: 0.0,
+    };
     vec![
-        ("logistic regression", |b| logistic_regression(b, 30), 0.5),
+        (
+            "logistic regression",
+            |b| logistic_regression(b, 30),
+            SgdConfig::new(0.5),
+        ),
         (
             "MLP 30-16-1",
             |b| mlp(b, &MlpConfig::new(30, &[16], 1)),
-            0.1,
+            momentum,
         ),
     ]
 }
@@ -162,12 +172,7 @@ fn train_eval<B: Backend>(
     let [x, y, xt, yt] = data;
     let st = Standardizer::fit(b, x)?;
     let (x, xt) = (st.transform(b, x)?, st.transform(b, xt)?);
-    let mut opt = SgdConfig {
-        lr,
-        momentum: 0.9,
-        weight_decay: 0.0,
-    }
-    .build();
+    let mut opt = sgd.build();
     let tc = TrainConfig {
         epochs: cfg.epochs,
         batch_size: 32,
@@ -218,9 +223,18 @@ pub fn run(cfg: &DemoConfig) -> Result<DemoReport> {
             t(test.labels_column()),
         ];
         let mut accs = Vec::new();
-        for (_, build, lr) in models::<Plain>() {
+        for (_, build, sgd) in models::<Plain>() {
             let m = build(&mut b)?;
-            accs.push(train_eval(&mut b, m, lr, cfg, [&data[0], &data[1], &data[2], &data[3]])?.0);
+            accs.push(
+                train_eval(
+                    &mut b,
+                    m,
+                    sgd,
+                    cfg,
+                    [&data[0], &data[1], &data[2], &data[3]],
+                )?
+                .0,
+            );
         }
         accs
     };
@@ -280,11 +294,11 @@ pub fn run(cfg: &DemoConfig) -> Result<DemoReport> {
             }],
         )?;
         let mut out = Vec::new();
-        for (name, build, lr) in models::<Party>() {
+        for (name, build, sgd) in models::<Party>() {
             let before = p.stats();
             let t0 = Instant::now();
             let m = build(p)?;
-            let (acc, model) = train_eval(p, m, lr, cfg, [&x, &y, &xt, &yt])?;
+            let (acc, model) = train_eval(p, m, sgd, cfg, [&x, &y, &xt, &yt])?;
             let mut received = 0;
             for q in model.params() {
                 if p.reveal_to(cfg.model_owner, &q.value)?.is_some() {

@@ -42,3 +42,12 @@ where
 {
     mpc_core::run_parties(&mpc_core::HarnessConfig::default(), f)
 }
+
+/// [`run_3pc`] with explicit settings (e.g. more fractional bits for long training runs).
+pub fn run_3pc_with<T, F>(cfg: &mpc_core::HarnessConfig, f: F) -> Result<[T; 3]>
+where
+    T: Send,
+    F: Fn(&mut mpc_core::Party) -> Result<T> + Sync,
+{
+    mpc_core::run_parties(cfg, f)
+}

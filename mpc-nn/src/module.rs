@@ -77,11 +77,17 @@ pub struct LayerCost {
     pub backward_time: Duration,
 }
 
+/// Traced layer outputs and output gradients, in layer order.
+type Trace<T> = (Vec<T>, Vec<T>);
+
+/// A view of a [`Sequential`]'s trace: the outputs and the output gradients, in layer order.
+pub type TraceView<'a, T> = (&'a [T], &'a [T]);
+
 /// Layers applied in order, each with a name that prefixes its parameters' names.
 pub struct Sequential<B: Backend> {
     layers: Vec<(String, Box<dyn Module<B>>)>,
     costs: Vec<LayerCost>,
-    trace: Option<(Vec<B::Tensor>, Vec<B::Tensor>)>,
+    trace: Option<Trace<B::Tensor>>,
 }
 
 impl<B: Backend> Default for Sequential<B> {
@@ -163,7 +169,7 @@ impl<B: Backend> Sequential<B> {
 
     /// The traced outputs of each layer (last forward) and the gradients flowing into each
     /// layer's output (last backward, in layer order).
-    pub fn trace(&self) -> Option<(&[B::Tensor], &[B::Tensor])> {
+    pub fn trace(&self) -> Option<TraceView<'_, B::Tensor>> {
         self.trace
             .as_ref()
             .map(|(a, g)| (a.as_slice(), g.as_slice()))

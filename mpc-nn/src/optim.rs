@@ -29,7 +29,7 @@ pub trait Optimizer<B: Backend> {
     fn state(&self) -> Vec<(String, &B::Tensor)>;
 }
 
-fn grad_of<'a, T>(p: &'a Param<T>) -> Result<&'a T> {
+fn grad_of<T>(p: &Param<T>) -> Result<&T> {
     p.grad
         .as_ref()
         .ok_or_else(|| NnError::Config(format!("{} has no gradient: run backward first", p.name)))

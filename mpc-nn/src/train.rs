@@ -58,6 +58,9 @@ impl Progress {
     }
 }
 
+/// The per-step callback of [`fit`].
+pub type Observer<'a, B> = dyn FnMut(&mut B, &mut Sequential<B>, &Progress) -> Result<()> + 'a;
+
 fn rows_of<B: Backend>(t: &B::Tensor) -> Result<usize> {
     B::shape_of(t)
         .first()
@@ -94,7 +97,7 @@ pub fn fit<B: Backend>(
     x: &B::Tensor,
     y: &B::Tensor,
     cfg: &TrainConfig,
-    observer: &mut dyn FnMut(&mut B, &mut Sequential<B>, &Progress) -> Result<()>,
+    observer: &mut Observer<'_, B>,
 ) -> Result<()> {
     let n = rows_of::<B>(x)?;
     if rows_of::<B>(y)? != n {

@@ -34,14 +34,14 @@ fn batch() -> (ArrayD<f64>, ArrayD<f64>) {
     (x, y)
 }
 
+/// The same optimizer for both engines.
+type Pair = (
+    Box<dyn Optimizer<Plain>>,
+    Box<dyn Optimizer<mpc_core::Party>>,
+);
+
 /// A few optimizer steps on both engines: the weights stay within fixed-point error.
-fn optimizer_twins(
-    make: fn() -> (
-        Box<dyn Optimizer<Plain>>,
-        Box<dyn Optimizer<mpc_core::Party>>,
-    ),
-    tol: f64,
-) {
+fn optimizer_twins(make: fn() -> Pair, tol: f64) {
     let (x, y) = batch();
     let (mut po, _) = make();
     let mut b = Plain::new();
