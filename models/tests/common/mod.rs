@@ -121,9 +121,24 @@ pub fn secure_run(
     train: &Dataset,
     test: &Dataset,
 ) -> Metrics {
+    secure_run_at(16, recipe, train, test)
+}
+
+/// [`secure_run`] with `frac_bits` fractional bits.
+pub fn secure_run_at(
+    frac_bits: u32,
+    recipe: impl Fn() -> Recipe<Party> + Sync,
+    train: &Dataset,
+    test: &Dataset,
+) -> Metrics {
     let parts = train.split_rows(3).unwrap();
     let tests = vec![test.clone()];
-    let outs = mpc_nn::run_3pc(|p| {
+    let fixed = mpc_core::FixedPoint::new(frac_bits).unwrap();
+    let cfg = mpc_core::HarnessConfig {
+        fixed,
+        ..Default::default()
+    };
+    let outs = mpc_nn::run_3pc_with(&cfg, |p| {
         mpc_nn::secure_session(p);
         let r = recipe();
         let x = share_partitioned(p, &parts, false)?;
