@@ -116,8 +116,10 @@ pub trait Backend {
 
 /// The plaintext engine: `f64` arrays, the twin every secure result is checked against.
 ///
-/// With [`Plain::fixed_point`] it also rounds every product, scaling and function output down to
-/// a multiple of `2^-f` (the fixed-point emulation), to tell protocol error from precision error.
+/// With [`Plain::fixed_point`] it also rounds constants to the nearest multiple of `2^-f` and
+/// every product, scaling and function output down to one (the fixed-point emulation), to tell
+/// protocol error from precision error. (The shares' exact truncation rounds down or up at
+/// random; the emulation always rounds down, so it shows the precision, not the same bits.)
 #[derive(Debug, Clone, Default)]
 pub struct Plain {
     quantum: Option<f64>,
@@ -180,7 +182,11 @@ impl Backend for Plain {
     }
 
     fn constant(&mut self, v: &ArrayD<f64>) -> Result<ArrayD<f64>> {
-        Ok(v.clone())
+        // the encoding rounds to the nearest multiple of 2^-f, as the shares' encoding does
+        Ok(match self.quantum {
+            Some(u) => v.mapv(|x| (x / u).round() * u),
+            None => v.clone(),
+        })
     }
 
     fn add(&mut self, a: &ArrayD<f64>, b: &ArrayD<f64>) -> Result<ArrayD<f64>> {

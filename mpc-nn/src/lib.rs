@@ -30,7 +30,7 @@ pub mod window;
 pub use backend::{Backend, Plain};
 pub use error::{NnError, Result};
 pub use init::{InitScheme, Initializer};
-pub use module::{LayerCost, Module, Param, Sequential};
+pub use module::{LayerCost, Module, Param, Sequential, format_costs};
 pub use secure::secure_session;
 
 /// Runs `f` as each of the three parties in one process (the `mpc-core` harness, default

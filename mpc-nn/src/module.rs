@@ -77,6 +77,27 @@ pub struct LayerCost {
     pub backward_time: Duration,
 }
 
+/// Renders per-layer costs as a table (bytes and rounds this party sent, milliseconds).
+pub fn format_costs(costs: &[LayerCost]) -> String {
+    let mut s = String::from(
+        "| layer | forward bytes | forward rounds | forward ms | backward bytes | backward rounds | backward ms |\n|---|---|---|---|---|---|---|\n",
+    );
+    for c in costs {
+        s.push_str(&format!(
+            "| {}: {} | {} | {} | {:.1} | {} | {} | {:.1} |\n",
+            c.name,
+            c.kind,
+            c.forward_bytes,
+            c.forward_rounds,
+            c.forward_time.as_secs_f64() * 1e3,
+            c.backward_bytes,
+            c.backward_rounds,
+            c.backward_time.as_secs_f64() * 1e3
+        ));
+    }
+    s
+}
+
 /// Traced layer outputs and output gradients, in layer order.
 type Trace<T> = (Vec<T>, Vec<T>);
 

@@ -316,3 +316,44 @@ fn divergence_report_per_layer() {
     let table = format_divergence(&rows);
     assert!(table.contains("fc1: Linear(6 -> 8)"), "{table}");
 }
+
+/// The fixed-point emulation engine rounds like the shares do (down to multiples of `2^-16`),
+/// and the per-layer cost table lists every layer with the bytes it sent.
+#[test]
+fn fixed_point_emulation_and_cost_table() {
+    let (x, y) = batch();
+    let mut q = Plain::fixed_point(16);
+    let mut m = net(&mut q).unwrap();
+    let out = m.forward(&mut q, &x).unwrap();
+    assert!(
+        out.iter().all(|v| (v * 65536.0).fract() == 0.0),
+        "emulated outputs are on the 2^-16 grid"
+    );
+    let mut exact = Plain::new();
+    let mut me = net(&mut exact).unwrap();
+    let oe = me.forward(&mut exact, &x).unwrap();
+    let d = max_diff(&out, &oe);
+    assert!(
+        d > 0.0 && d < 1e-3,
+        "emulation differs from exact f64 by rounding only: {d}"
+    );
+    let costs = mpc_nn::run_3pc(|p| {
+        mpc_nn::secure_session(p);
+        let mut m = net(p)?;
+        let sx = p.input_f64(0, (p.role() == 0).then_some(&x), x.shape())?;
+        let sy = p.input_f64(0, (p.role() == 0).then_some(&y), y.shape())?;
+        let mut sgd = SgdConfig::new(0.1).build();
+        train_step(p, &mut m, &SoftmaxCrossEntropy, &mut sgd, &sx, &sy)?;
+        Ok(m.costs().to_vec())
+    })
+    .unwrap();
+    let table = mpc_nn::format_costs(&costs[0]);
+    assert_eq!(costs[0].len(), 3);
+    // fc1's forward: a 16 x 8 product with exact truncation, 16 bytes per output word
+    assert_eq!(costs[0][0].forward_bytes, 16 * 16 * 8, "{table}");
+    assert!(
+        costs[0][1].forward_rounds > 0 && costs[0][2].backward_bytes > 0,
+        "{table}"
+    );
+    assert!(table.contains("| fc1: Linear(6 -> 8) | 2048 |"), "{table}");
+}
