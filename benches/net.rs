@@ -1,4 +1,6 @@
 //! Network benchmarks on loopback:
+//! - the cost of one round (a one-word reveal, 1,000 in a row) in memory, over plain TCP and
+//!   over mutual TLS;
 //! - transport throughput (criterion, MB/s): party 0 sends 4 MiB messages to party 1, which
 //!   acknowledges each, over plain TCP and over mutual TLS;
 //! - a 512 x 512 secret matmul (fused truncation) over TLS vs in-memory channels, printing the
@@ -137,7 +139,66 @@ fn matmul_over(ts: Vec<Box<dyn Transport>>, iters: usize) -> (Duration, [CommSta
     (samples[samples.len() / 2], stats, rounds)
 }
 
+/// The cost of one round over the given transports: `n` dependent one-word reveals, per reveal
+/// (median over 5 repetitions).
+fn round_over(ts: Vec<Box<dyn Transport>>, n: usize) -> Duration {
+    let hs: Vec<_> = ts
+        .into_iter()
+        .map(|t| {
+            std::thread::spawn(move || {
+                let mut p = Party::new(t, FixedPoint::default()).unwrap();
+                let x = p.random_share(&[1], 16).unwrap();
+                let mut samples: Vec<Duration> = (0..6)
+                    .map(|_| {
+                        let t0 = Instant::now();
+                        for _ in 0..n {
+                            p.reveal(&x).unwrap();
+                        }
+                        t0.elapsed() / n as u32
+                    })
+                    .skip(1)
+                    .collect();
+                samples.sort();
+                samples[samples.len() / 2]
+            })
+        })
+        .collect();
+    hs.into_iter()
+        .map(|h| h.join().unwrap())
+        .max()
+        .unwrap_or_default()
+}
+
 fn main() {
+    for (name, links) in [
+        (
+            "in_memory",
+            memory_network()
+                .into_iter()
+                .map(|t| Box::new(t) as Box<dyn Transport>)
+                .collect::<Vec<_>>(),
+        ),
+        (
+            "plain_tcp_loopback",
+            connect(false)
+                .into_iter()
+                .map(|t| Box::new(t) as Box<dyn Transport>)
+                .collect(),
+        ),
+        (
+            "tls_loopback",
+            connect(true)
+                .into_iter()
+                .map(|t| Box::new(t) as Box<dyn Transport>)
+                .collect(),
+        ),
+    ] {
+        let per = round_over(links, 1000);
+        println!(
+            "{{\"workload\":\"round\",\"transport\":\"{name}\",\"median_s\":{:.9}}}",
+            per.as_secs_f64()
+        );
+    }
     let mut c = Criterion::default().configure_from_args();
     throughput(&mut c);
     c.final_summary();

@@ -14,7 +14,7 @@ fn hospitals_demo_trains_both_models_and_reveals_only_to_the_owner() {
         let r = run(&cfg).unwrap();
         assert_eq!(
             r.holdings.iter().sum::<usize>(),
-            if split == Split::Horizontal { 455 } else { 30 }
+            if split == Split::Horizontal { 456 } else { 30 }
         );
         for m in &r.models {
             assert!(
