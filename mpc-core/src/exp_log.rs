@@ -29,6 +29,12 @@
 //! `exp_nonpositive` is the same with `k_max = -1`, for inputs `x <= 0` such as the shifted
 //! logits of softmax.
 //!
+//! The same protocol gives `e^(c x)` for a public integer `c >= 1` without forming `c x` (which
+//! may wrap the ring): `x` is compared with the thresholds `theta_j = j ln 2 / c` rounded to the
+//! grid, and `t = c x - tau_b - tau_(m2)` is formed exactly in the ring (it wraps only where the
+//! clamp replaces it), within `2c + 1` ulp of `[0, ln 2]`. `tanh` uses `c = 2`; the sigmoid and tanh
+//! also halve the result by truncating one bit more in the `2^(m2 + min(b, 0))` product.
+//!
 //! ## ln: normalisation and a polynomial
 //! `x = x_n 2^e` with `x_n in [1/2, 1)` ([`crate::recip`]'s two-level normalisation from
 //! `2^-16`, 11 comparisons), then `ln(x) = p(x_n - 3/4) + e ln 2` with a degree-6 polynomial
@@ -108,29 +114,29 @@ impl Party {
     /// `e^x` for `x <= 22` (see the module docs; below `-11.09` the result is 0, above `22.18`
     /// it saturates at `2^32`).
     pub fn exp(&mut self, x: &AShare) -> Result<AShare> {
-        self.exp_with(x, exp_min_k(self.fixed.frac_bits()), EXP_MAX_K, EXP_GROUP)
+        let k_min = exp_min_k(self.fixed.frac_bits());
+        self.exp_with(x, (k_min, EXP_MAX_K, EXP_GROUP), 1, false)
     }
 
     /// `e^x` for `x <= 0` (cheaper than [`Party::exp`]: 8 comparisons instead of 16, and no
     /// final integer product). Positive inputs saturate at 1.
     pub fn exp_nonpositive(&mut self, x: &AShare) -> Result<AShare> {
-        self.exp_with(
-            x,
-            exp_min_k(self.fixed.frac_bits()),
-            -1,
-            EXP_NONPOSITIVE_GROUP,
-        )
+        let k_min = exp_min_k(self.fixed.frac_bits());
+        self.exp_with(x, (k_min, -1, EXP_NONPOSITIVE_GROUP), 1, false)
     }
 
-    /// `e^x` with the range reduction over `k in [k_min, k_max]` (`k_min < 0`), in groups of
-    /// `group` consecutive values of `k` (`group` divides `k_max + 1 - k_min`; 1 means a single
-    /// comparison level). See the module docs.
+    /// `e^(mult x) / 2^halve` with the range reduction over `k in [k_min, k_max]` (`k_min < 0`),
+    /// in groups of `group` consecutive values of `k` (`group` divides `k_max + 1 - k_min`; 1
+    /// means a single comparison level). See the module docs. The multiple `mult >= 1` enters
+    /// only the public thresholds (`j ln 2 / mult`, compared with `x` itself) and the exact
+    /// remainder `t`, so `mult x` may lie outside the ring's range: only `x` is compared. With
+    /// `halve`, the last truncation drops one bit more, halving the result at no cost.
     pub(crate) fn exp_with(
         &mut self,
         x: &AShare,
-        k_min: i32,
-        k_max: i32,
-        group: i32,
+        (k_min, k_max, group): (i32, i32, i32),
+        mult: i32,
+        halve: bool,
     ) -> Result<AShare> {
         let f = self.fixed.frac_bits();
         if x.frac_bits != f {
@@ -142,17 +148,19 @@ impl Party {
         }
         let fq = u32::try_from(-k_min).unwrap_or(0);
         let span = k_max + 1 - k_min;
-        if fq == 0 || group < 1 || span < group || span % group != 0 {
+        if fq == 0 || group < 1 || span < group || span % group != 0 || mult < 1 {
             return Err(CoreError::InvalidFixedPoint(format!(
                 "exp range reduction over [{k_min}, {k_max}] in groups of {group}"
             )));
         }
         let groups = span / group;
         let tau = |j: i32| enc(f64::from(j) * LN_2, f);
+        // the thresholds of mult x on the grid of x: theta_j = j ln 2 / mult (theta = tau for 1)
+        let theta = |j: i32| enc(f64::from(j) * LN_2 / f64::from(mult), f);
         let on_grid = |w: u64| crate::fixed::decode_with(w, f);
-        // level 1: x >= tau_(k_min + group i), i = 0..=groups (the last one is the top)
+        // level 1: x >= theta_(k_min + group i), i = 0..=groups (the last one is the top)
         let coarse: Vec<f64> = (0..=groups)
-            .map(|i| tau(k_min + group * i).map(on_grid))
+            .map(|i| theta(k_min + group * i).map(on_grid))
             .collect::<Result<_>>()?;
         let l1 = self.step_bits(x, &coarse)?;
         let top = groups as usize + 1; // m1 when every threshold is passed
@@ -162,32 +170,39 @@ impl Party {
             m if m == top => k_max + 1 - group,
             m => k_min + group * (m as i32 - 1),
         };
-        // x1 = x - tau_b; at the top x1 = x - tau_(k_max + 1) + tau'_(group - 1), so that every
-        // level-2 threshold is passed and k = k_max
-        let offset1: Vec<u64> = (0..=top)
-            .map(|m1| {
-                if m1 == top {
-                    Ok(tau(k_max + 1)?.wrapping_sub(tau(group - 1)?))
-                } else {
-                    tau(base(m1))
-                }
-            })
-            .collect::<Result<_>>()?;
-        let x1 = x.sub(&self.step_value(&l1, &offset1, f)?)?;
-        // level 2: x1 >= tau'_i, i = 1..group
+        // x1 = x - theta_b; at the top x1 = x - theta_(k_max + 1) + theta'_(group - 1), so that
+        // every level-2 threshold is passed and k = k_max
+        let offsets = |g: &dyn Fn(i32) -> Result<u64>| -> Result<Vec<u64>> {
+            (0..=top)
+                .map(|m1| {
+                    if m1 == top {
+                        Ok(g(k_max + 1)?.wrapping_sub(g(group - 1)?))
+                    } else {
+                        g(base(m1))
+                    }
+                })
+                .collect()
+        };
+        let x1 = x.sub(&self.step_value(&l1, &offsets(&theta)?, f)?)?;
+        // t = mult x - tau_b - tau_(m2): exact in the ring (it may wrap only where the clamp
+        // below replaces it); for mult = 1 this is x1 - tau_(m2)
+        let t1 =
+            x.mul_scalar_int(i64::from(mult))
+                .sub(&self.step_value(&l1, &offsets(&tau)?, f)?)?;
+        // level 2: x1 >= theta'_i, i = 1..group
         let (t, fine_pow2) = if group > 1 {
             let fine: Vec<f64> = (1..group)
-                .map(|i| tau(i).map(on_grid))
+                .map(|i| theta(i).map(on_grid))
                 .collect::<Result<_>>()?;
             let l2 = self.step_bits(&x1, &fine)?;
             let offset2: Vec<u64> = (0..group).map(tau).collect::<Result<_>>()?;
             let pow2_m2: Vec<u64> = (0..group).map(pow2).collect::<Result<_>>()?;
             (
-                x1.sub(&self.step_value(&l2, &offset2, f)?)?,
+                t1.sub(&self.step_value(&l2, &offset2, f)?)?,
                 Some(self.step_value(&l2, &pow2_m2, 0)?),
             )
         } else {
-            (x1, None)
+            (t1, None)
         };
         // clamp: w = c_(k_min) - c_top = l_top - l_0; t_c = w t + c_top ln 2
         let l0 = l1.slice_axis(0, 0, 1)?.reshape(x.shape())?;
@@ -218,7 +233,9 @@ impl Party {
         };
         let tc = wt.add(&top_ln2)?;
         let et = self.poly_eval(&tc, &EXP_COEFFS)?;
-        let v = self.mul_trunc(&et, &q, fq)?;
+        let v = self
+            .mul_trunc(&et, &q, fq + u32::from(halve))?
+            .with_frac_bits(f);
         if k_max + 1 - group <= 0 {
             return Ok(v); // every base is <= 0: 2^max(b, 0) = 1
         }

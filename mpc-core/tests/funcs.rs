@@ -411,6 +411,53 @@ fn documented_behaviour_outside_the_ranges() {
     assert!(q[0].abs() <= ULP);
 }
 
+/// sigmoid and tanh hold for every encodable input, up to the ends of the ring: `tanh(x)` for
+/// `|x| >= 2^46` at 16 fractional bits used to double `x` past the ring's range (`tanh(2^46)`
+/// came out as `-1`, `tanh(2^47 - 2^-6)` as `-0.0156`); sigmoid is checked at the same points.
+#[test]
+fn sigmoid_and_tanh_at_the_ends_of_the_ring() {
+    let max = i64::MAX; // the largest encodable ring value at 16 fractional bits (2^47 - ulp)
+    let mut ring: Vec<i64> = vec![
+        1 << 62,       // 2^46
+        (1 << 62) - 1, // 2^46 - ulp
+        (1 << 62) + 1, // 2^46 + ulp
+        max - 1023,    // 2^47 - 2^-6
+        max,
+        max - 45_000, // within ln 2 of the end
+        1 << 61,
+        3 << 61,
+        1 << 40,
+        1 << 30,
+        1 << 22,
+    ];
+    let neg: Vec<i64> = ring.iter().map(|v| -v).collect();
+    ring.extend(neg);
+    let words: Vec<u64> = ring.iter().map(|&v| v as u64).collect();
+    let x = ArrayD::from_shape_vec(IxDyn(&[words.len()]), words).unwrap();
+    let out = run_3pc(|p| {
+        let s = p.input(0, own(p.role(), 0, &x), x.shape(), 16)?;
+        let sg = p.sigmoid(&s)?;
+        let th = p.tanh(&s)?;
+        Ok((p.reveal_f64(&sg)?, p.reveal_f64(&th)?))
+    })
+    .unwrap();
+    let (sg, th) = &out[0];
+    for (i, &v) in ring.iter().enumerate() {
+        let want = if v > 0 { 1.0 } else { 0.0 };
+        assert!(
+            (sg[i] - want).abs() <= 2.0 * ULP,
+            "sigmoid({v} ulp) = {}",
+            sg[i]
+        );
+        let want = v.signum() as f64;
+        assert!(
+            (th[i] - want).abs() <= 4.0 * ULP,
+            "tanh({v} ulp) = {}",
+            th[i]
+        );
+    }
+}
+
 #[test]
 fn bad_arguments_are_typed_errors() {
     let err = run_3pc(|p| {
