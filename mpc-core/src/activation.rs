@@ -4,10 +4,11 @@
 //! ## sigmoid, for every input
 //! `sigmoid(x) = 1 - sigmoid(-x)`, so with `s = [x < 0]` and `a = |x|` (one comparison and one
 //! integer product), `sigmoid(x) = s + (1 - 2s) sigmoid(a)` (one more integer product), and
-//! `sigmoid(a) = 1 / (1 + e^-a) = 1 / (2 d)` with `d = 1/2 + e^(-a - ln 2) / 2` in `(1/2, 1]`:
-//! [`Party::exp_nonpositive`] of `-a - ln 2` gives `e^-a / 2` directly, and `1 / (2d)` is
-//! [`Party::reciprocal_normalised`] (no range normalisation needed) with the halving folded into
-//! its last truncation. Nothing overflows for large `|x|`: `e^(-a)` goes to exactly 0 and the
+//! `sigmoid(a) = 1 / (1 + e^-a) = 1 / (2 d)` with `d = 1/2 + e^(-a) / 2` in `(1/2, 1]`:
+//! [`Party::exp_nonpositive`]'s protocol on `-a` gives `e^-a / 2` (the halving folded into its
+//! last truncation), and `1 / (2d)` is [`Party::reciprocal_normalised`] (no range normalisation
+//! needed) with the halving folded into its last truncation. Nothing overflows for any encodable
+//! `x`: `a = |x| < 2^63` ring units, so `-a` does not wrap; `e^(-a)` goes to exactly 0 and the
 //! result to exactly 0 or 1 (up to one ulp).
 //!
 //! ## sigmoid_piecewise (SecureML)
@@ -18,7 +19,10 @@
 //!
 //! ## tanh
 //! `tanh(x) = 2 sigmoid(2x) - 1` (local operations around one sigmoid): absolute error twice
-//! sigmoid's.
+//! sigmoid's. The doubling is never formed (`2x` wraps the ring for `|x| >= 2^(62 - f)`): the
+//! sigmoid's exponential computes `e^(-2a)` from `-a` by comparing it with the thresholds
+//! `j ln 2 / 2` and forming the remainder `t = -2a - k ln 2` exactly in the ring, so tanh holds
+//! for every encodable `x` (tested up to `+-(2^(63 - f) - 2^-f)`).
 //!
 //! ## softmax along an axis
 //! `m = max_axis(x)`, `e = exp(x - m)` ([`Party::exp_nonpositive`]: `x - m <= 0`, so the largest
@@ -32,9 +36,9 @@
 //!
 //! | function | input range | max abs error | max rel error | rounds | bytes |
 //! |---|---|---|---|---|---|
-//! | `sigmoid` | all `x` (swept on `[-40, 40]` plus `+-1e4`, `+-1e9`) | `7.0e-5` (`1e-4`) | `3.9e-4` (`6e-4`) | 39 | 396 (9, 14, 1) |
+//! | `sigmoid` | all `x` (swept on `[-40, 40]` plus `+-1e4`, `+-1e9` and the ends of the ring) | `7.0e-5` (`1e-4`) | `3.9e-4` (`6e-4`) | 39 | 396 (9, 14, 1) |
 //! | `sigmoid_piecewise` | all `x` | 0 against its definition; `0.378` against the sigmoid | | 10 | 70 (2, 1) |
-//! | `tanh` | all `x` | `1.4e-4` (`2e-4`) | `4.3e-4` (`8e-4`) | 39 | 396 (9, 14, 1) |
+//! | `tanh` | all `x` (as for `sigmoid`) | `1.4e-4` (`2e-4`) | `4.3e-4` (`8e-4`) | 39 | 396 (9, 14, 1) |
 //! | `softmax`, 128 x 10, axis 1 | logits in `[-8, 8]`, and rows with gaps of `1e3` to `5e4` | `8.0e-5` (`1.5e-4`) | `2.1e-4` (`4e-4`) | 74 | 353 (of which `max_axis` 33 rounds) |
 //!
 //! Truncation failures: those of [`crate::exp_log`] and [`crate::recip`]; the final products
@@ -44,9 +48,9 @@
 
 use crate::approx::enc;
 use crate::error::{CoreError, Result};
+use crate::exp_log::{EXP_NONPOSITIVE_GROUP, exp_min_k};
 use crate::party::Party;
 use crate::share::AShare;
-use std::f64::consts::LN_2;
 
 impl Party {
     /// The logistic function `1 / (1 + e^-x)`, accurate for every input (see the module docs).
@@ -64,14 +68,22 @@ impl Party {
     /// assert!(out[2].iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-4));
     /// ```
     pub fn sigmoid(&mut self, x: &AShare) -> Result<AShare> {
+        self.sigmoid_of_multiple(x, 1)
+    }
+
+    /// `sigmoid(mult x)` for `mult >= 1`, correct for every encodable `x` even where `mult x`
+    /// is not: the multiple enters only [`Party::exp_with`]'s public thresholds.
+    fn sigmoid_of_multiple(&mut self, x: &AShare, mult: i32) -> Result<AShare> {
         let f = self.fixed.frac_bits();
         let s = self.sign_bit(x)?;
         let sx = self.mul(&s, x)?;
+        // a = |x| < 2^63 ring units: -a does not wrap
         let a = x.sub(&sx.mul_scalar_int(2))?;
-        let half_exp = self.exp_nonpositive(&self.add_scalar(&a.neg(), -LN_2)?)?;
+        let range = (exp_min_k(f), -1, EXP_NONPOSITIVE_GROUP);
+        let half_exp = self.exp_with(&a.neg(), range, mult, true)?; // e^(-mult a) / 2
         let d = self.add_scalar(&half_exp, 0.5)?;
         let sig_a = self.reciprocal_normalised(&d, None, true)?;
-        // s + (1 - 2s) sigmoid(a)
+        // s + (1 - 2s) sigmoid(mult a)
         let s_sig = self.mul(&s, &sig_a)?;
         let s_fixed = s.mul_scalar_int(1i64 << f).with_frac_bits(f);
         sig_a.sub(&s_sig.mul_scalar_int(2))?.add(&s_fixed)
@@ -89,9 +101,10 @@ impl Party {
         slope.add(&self.add_scalar(&offset, 1.0)?)
     }
 
-    /// `tanh(x) = 2 sigmoid(2x) - 1`.
+    /// `tanh(x) = 2 sigmoid(2x) - 1`, for every encodable `x` (the doubling is folded into the
+    /// exponential's thresholds, so `2x` is never formed; see the module docs).
     pub fn tanh(&mut self, x: &AShare) -> Result<AShare> {
-        let sig = self.sigmoid(&x.mul_scalar_int(2))?;
+        let sig = self.sigmoid_of_multiple(x, 2)?;
         self.add_scalar(&sig.mul_scalar_int(2), -1.0)
     }
 

@@ -2,7 +2,11 @@
 //!
 //! Everything reduces to the sign bit of a difference ([`Party::msb`], 8 rounds) followed by one
 //! 2-round bit injection or bit-times-value product ([`crate::convert`]); a selection costs one
-//! integer multiplication (1 round) on top of a comparison.
+//! integer multiplication (1 round) on top of a comparison. Equality is a zero test of the
+//! difference instead: `d = a + b` (the two-summand split of [`crate::convert`]) is 0 exactly when
+//! `a = -b`, so party 0 boolean-shares `a`, the 64 bits of `!(a ^ -b)` are local, and an AND tree
+//! over the bit planes (32 + 16 + 8 + 4 + 2 + 1 = 63 gates, 6 rounds) gives `[d == 0]` for every
+//! ring value, before one bit injection.
 //!
 //! Rounds are counted as in [`mpc_net`]: the longest chain of dependent messages. The sum is 9,
 //! not 10, because the chains overlap: in `msb`, party 0's share of `a` (round 1) and party 1's
@@ -13,7 +17,7 @@
 //! | protocol | rounds | bits sent per element: party 0 / party 1 / party 2 |
 //! |---|---|---|
 //! | `ltz`, `drelu`, `lt`/`le`/`gt`/`ge` (and `_public`) | 9 | 246 / 245 / 245 |
-//! | `eq` (and `eq_public`) | 9 | 428 / 426 / 426 |
+//! | `eq`, `eq_public`, `eqz` | 8 | 191 / 127 / 127 |
 //! | `relu`, `abs` | 9 | 310 / 245 / 245 |
 //! | `relu_with_drelu` | 9 | 310 / 309 / 309 |
 //! | `sign` | 9 | 246 / 245 / 245 |
@@ -26,6 +30,10 @@
 //! `x - y`, so it is correct whenever `|x - y| < 2^63` as ring integers, i.e. for all values
 //! encodable at a common scale whose difference does not overflow (`|x|, |y| < 2^62` in ring
 //! units always suffices; at 16 fractional bits that is `|x| < 2^46`, about 7e13).
+//! Equality (`eq`, `eq_public`, `eqz`) is exact for every pair of encodable values: two
+//! encodable values differ by less than `2^64` ring units, so `x - y` is the zero ring element
+//! only when `x = y` (also when the difference is `2^63`, where `x - y` and `y - x` are the same
+//! ring element and a test of the two sign bits would fail).
 //!
 //! Conventions: results are arithmetic integer shares (scale 0) of 0 or 1; `drelu(x) = [x >= 0]`,
 //! so `drelu(0) = 1` and `relu'(0)` is taken as 1; `sign(0) = +1`.
@@ -150,31 +158,20 @@ impl Party {
         self.drelu(&x.sub(y)?)
     }
 
-    /// `[x == y]`: the two sign bits of `x - y` and `y - x` in one batched MSB, then
-    /// `1 - ([x < y] ^ [x > y])`. 9 rounds.
+    /// `[x == y]`, exact for all operands of a common scale: a zero test of the ring element
+    /// `x - y` ([`Party::eqz`]). 8 rounds.
     pub fn eq(&mut self, x: &AShare, y: &AShare) -> Result<AShare> {
         let d = x.sub(y)?;
         self.eqz(&d)
     }
 
-    /// `[d == 0]` (see [`Party::eq`]).
-    fn eqz(&mut self, d: &AShare) -> Result<AShare> {
-        let n = d.len();
-        let flat_d = d.reshape(&[n])?;
-        let both = AShare::concat(0, &[&flat_d, &flat_d.neg()])?;
-        let (b0, b1) = self.msb_packed(&both)?;
-        // bits of element e and of element n + e; XOR them (at most one is set)
-        let m = n.div_ceil(64);
-        let mut x0 = vec![0u64; m];
-        let mut x1 = vec![0u64; m];
-        for e in 0..n {
-            let f = n + e;
-            let get = |v: &[u64], i: usize| (v[i / 64] >> (i % 64)) & 1;
-            x0[e / 64] |= (get(&b0, e) ^ get(&b0, f)) << (e % 64);
-            x1[e / 64] |= (get(&b1, e) ^ get(&b1, f)) << (e % 64);
-        }
-        let ne = self.not_packed((x0, x1));
-        self.bits_to_arith(&ne, d)
+    /// `[d == 0]` as an arithmetic 0/1 integer share, exact for every ring value: a zero test
+    /// of the two summands of `d` (an AND tree over the 64 bit planes, 7 rounds) and one bit
+    /// injection (2 rounds, the first overlapping the tree's last). 8 rounds; parties send
+    /// 191 / 127 / 127 bits per element.
+    pub fn eqz(&mut self, d: &AShare) -> Result<AShare> {
+        let z = self.eqz_packed(d)?;
+        self.bits_to_arith(&z, d)
     }
 
     /// Encodes a public constant at `x`'s scale as a share-shaped ring scalar.
@@ -213,7 +210,7 @@ impl Party {
         self.drelu(&d)
     }
 
-    /// `[x == c]`. 9 rounds.
+    /// `[x == c]`, exact for every encodable `x` and `c`. 8 rounds.
     pub fn eq_public(&mut self, x: &AShare, c: f64) -> Result<AShare> {
         let d = self.sub_public(x, c)?;
         self.eqz(&d)

@@ -29,6 +29,7 @@
 //! | `b2a_bit` | 2 | 64 / 64 / 64 |
 //! | `mul_bit` | 2 | 128 / 64 / 64 |
 //! | `b2a_bit` and `mul_bit` of the same bit together | 2 | 128 / 128 / 128 |
+//! | zero test `[x == 0]` (packed; [`Party::eqz`] adds a `b2a_bit`) | at most 7 | 127 / 63 / 63 |
 //!
 //! Bits are exact when the number of elements is a multiple of 64; otherwise the bit-sliced part
 //! of `msb` rounds the element count up to the next multiple of 64. The first round of `msb` only
@@ -224,6 +225,75 @@ impl Party {
         // p keeps bit 0's propagate, which the tree skips (offset 1)
         let c = self.carry_tree(g, p, 1, 63, m)?;
         Ok((xor(&top.0, &c.0), xor(&top.1, &c.1)))
+    }
+
+    /// `[x == 0]` for every element of `x` as one packed plane (bit `e % 64` of word `e / 64`),
+    /// exact for every ring value: `x = a + b` is 0 exactly when `a = -b`, so party 0
+    /// boolean-shares `a` (64 bits to party 2, as in `msb`), `-b` is shared for free, the 64
+    /// bits of `!(a ^ -b)` are local, and an AND tree over the bit planes
+    /// (64 -> 32 -> ... -> 1, 63 gates) gives their conjunction. At most 7 rounds; party 0
+    /// sends 127 bits per element, parties 1 and 2 send 63.
+    pub(crate) fn eqz_packed(&mut self, x: &AShare) -> Result<Pair> {
+        let m = x.len().div_ceil(64);
+        if m == 0 {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let (s0, s1) = (flat(&x.s0), flat(&x.s1));
+        let neg = |v: &[u64]| v.iter().map(|w| w.wrapping_neg()).collect::<Vec<_>>();
+        let len = 64 * m;
+        // the replicated sharing (A_0, A_1, -b) of a ^ -b, with A_0 ^ A_1 = a
+        let (mut e0, mut e1) = match self.role() {
+            0 => {
+                let a1 = self.prg_next.words(len);
+                let mut a0 = to_planes(&s0, Some(&s1), 64);
+                for (a, r) in a0.iter_mut().zip(&a1) {
+                    *a ^= *r;
+                }
+                self.comm.send(2, a0.clone())?;
+                (a0, a1)
+            }
+            1 => {
+                let a1 = self.prg_prev.words(len);
+                (a1, to_planes(&neg(&s1), None, 64))
+            }
+            _ => {
+                let a0 = self.comm.recv(0, len)?;
+                (to_planes(&neg(&s0), None, 64), a0)
+            }
+        };
+        // NOT: public ones enter component 0 (parties 0 and 2)
+        match self.role() {
+            0 => e0.iter_mut().for_each(|v| *v = !*v),
+            2 => e1.iter_mut().for_each(|v| *v = !*v),
+            _ => {}
+        }
+        self.and_tree((e0, e1), 64, m)
+    }
+
+    /// The AND of `k` bit planes of `m` words each (plane `t` at offset `t * m` of both
+    /// components), pairwise in `ceil(log2 k)` rounds of `k - 1` gates in all.
+    fn and_tree(&mut self, mut x: Pair, mut k: usize, m: usize) -> Result<Pair> {
+        while k > 1 {
+            let pairs = k / 2;
+            let mut z = vec![0u64; pairs * m];
+            self.fill_zero_share_xor(&mut z);
+            for (t, zt) in z.chunks_mut(m).enumerate() {
+                let (lo, hi) = (2 * t, 2 * t + 1);
+                let (x0, x1) = (plane(m, &x.0, lo), plane(m, &x.1, lo));
+                let (y0, y1) = (plane(m, &x.0, hi), plane(m, &x.1, hi));
+                and_local(zt, x0, x1, y0, y1);
+            }
+            let (mut z0, mut z1) = self.reshare_xor(z)?;
+            if k % 2 == 1 {
+                z0.extend_from_slice(plane(m, &x.0, k - 1));
+                z1.extend_from_slice(plane(m, &x.1, k - 1));
+            }
+            x = (z0, z1);
+            k = pairs + k % 2;
+        }
+        x.0.truncate(m);
+        x.1.truncate(m);
+        Ok(x)
     }
 
     /// The most significant (sign) bit of every element of `x`, as a boolean share whose words

@@ -22,16 +22,22 @@
 //!   value is at most `2^G * 2^(f - k_min)`, failure probability below `2^-28` at `f = 16`);
 //! - `* 2^max(b, 0)`: an exact integer product (1 round; only if some base is positive).
 //!
-//! So large negative inputs are stable (exact 0 below `-16 ln 2 = -11.09`), and large positive
-//! ones saturate instead of wrapping around. The relative error is that of `e^t` (a few ulp
+//! So large negative inputs are stable (exact 0 below `k_min ln 2`, `-16 ln 2 = -11.09` at
+//! `f = 16`), and large positive ones saturate instead of wrapping around. The relative error is that of `e^t` (a few ulp
 //! relative to a value in `[1, 2)`) for results above `1`, the absolute error a few ulp below.
 //!
 //! `exp_nonpositive` is the same with `k_max = -1`, for inputs `x <= 0` such as the shifted
 //! logits of softmax.
 //!
+//! The same protocol gives `e^(c x)` for a public integer `c >= 1` without forming `c x` (which
+//! may wrap the ring): `x` is compared with the thresholds `theta_j = j ln 2 / c` rounded to the
+//! grid, and `t = c x - tau_b - tau_(m2)` is formed exactly in the ring (it wraps only where the
+//! clamp replaces it), within `2c + 1` ulp of `[0, ln 2]`. `tanh` uses `c = 2`; the sigmoid and
+//! tanh also halve the result by truncating one bit more in the `2^(m2 + min(b, 0))` product.
+//!
 //! ## ln: normalisation and a polynomial
 //! `x = x_n 2^e` with `x_n in [1/2, 1)` ([`crate::recip`]'s two-level normalisation from
-//! `2^-16`, 11 comparisons), then `ln(x) = p(x_n - 3/4) + e ln 2` with a degree-6 polynomial
+//! `2^-f`, [`ln_exp_range`]: 11 comparisons at `f = 16`), then `ln(x) = p(x_n - 3/4) + e ln 2` with a degree-6 polynomial
 //! (error `1.7e-6`, 7 rounds) and `e ln 2` a sum of two step sums (exact to one ulp).
 //!
 //! ## Accuracy and costs (f = 16, measured by `mpc-core/tests/funcs.rs`)
@@ -41,14 +47,25 @@
 //!
 //! | function | input range | max abs error | max rel error | rounds | bytes |
 //! |---|---|---|---|---|---|
-//! | `exp` | `x <= 22` (any `\|x\| < 2^46`: 0 below `-11.09`, `2^32` above `22.18`) | `1.9e-5` (`3 ulp`) where `e^x <= 1` | `3.2e-5` (`6e-5`) where `e^x >= 1` | 24 | 554 (16, 7, 1) |
+//! | `exp` | `x <= 22` (any encodable `x` up to 23 from the ends of the range: 0 below `-11.09`, `2^32` above `22.18`) | `1.9e-5` (`3 ulp`) where `e^x <= 1` | `3.2e-5` (`6e-5`) where `e^x >= 1` | 24 | 554 (16, 7, 1) |
 //! | `exp_nonpositive` | `x <= 0` | `2.0e-5` (`3 ulp`) | `1.4e-4` (`2.5e-4`) where `e^x >= 0.1` | 23 | 301 (8, 6, 1) |
-//! | `ln` | `2^-16 <= x < 2^20` | `1.0e-4` (`1.5e-4`) | `5.9e-5` (`1e-4`) where `\|ln x\| >= 1` | 25 | 401 (11, 7, 1) |
+//! | `ln` | `2^-16 <= x < 2^20` (`2^-f` at `f` bits) | `1.0e-4` (`1.5e-4`) | `5.9e-5` (`1e-4`) where `\|ln x\| >= 1` | 25 | 401 (11, 7, 1) |
 //!
 //! Truncation failures ([`crate::trunc`]): the polynomial's truncations act on values at most 2
-//! (`2^-28` per element or less), the `2^(m2 + min(b, 0))` product on at most `2^(f + 20)`
-//! (`2^-28`); the clamp and the `2^max(b, 0)` factor are exact integer products. The comparisons are exact
-//! for all inputs with `|x| < 2^46`.
+//! (`2^-28` per element or less), the `2^(m2 + min(b, 0))` product on at most
+//! `2^(f + 4 - k_min)` (`2^(f + 20)`, failure `2^-28`, at `f = 16`; `2^-20` at `f = 20`); the
+//! clamp and the `2^max(b, 0)` factor are exact integer products. The comparisons of `exp` are
+//! exact for every encodable input except the 23 next to either end of the range
+//! (`|x| < 2^(63 - f) - 23`: the thresholds lie in `[-22.2, 22.2]`), those of
+//! `exp_nonpositive` for every encodable `x <= 0`.
+//!
+//! ## Other fractional bits
+//! The ranges follow the session's `f`: `exp`'s lower cut-off `k_min` is `-f` rounded away from
+//! zero to a multiple of 4 ([`exp_min_k`]; below `k_min ln 2` the true value is below one ulp)
+//! and `ln` is normalised from `2^-f` ([`ln_exp_range`]), one level-1 comparison more or less
+//! per 4 bits (`exp`: 15 comparisons at `f = 12`, 17 at `f = 20`; `ln`: 10 and 12). The errors
+//! stay within a few ulp of `2^-f` (asserted by `mpc-core/tests/scales.rs` at 12, 16 and 20
+//! bits); truncation-failure probabilities grow as the formulas above say.
 //!
 //! Security: comparisons, products and truncations only; nothing is revealed.
 
@@ -72,8 +89,11 @@ pub const EXP_MAX_K: i32 = 31;
 pub const EXP_GROUP: i32 = 4;
 /// Group size of `exp_nonpositive`'s range reduction.
 pub const EXP_NONPOSITIVE_GROUP: i32 = 4;
-/// `ln` is normalised for `2^LN_EXP_RANGE.0 <= x < 2^(LN_EXP_RANGE.1 + 1)`.
-pub const LN_EXP_RANGE: (i32, i32) = (-16, 19);
+/// `ln` at `f` fractional bits is normalised for `2^j_min <= x < 2^(j_max + 1)` with
+/// `(j_min, j_max) = ln_exp_range(f) = (-f, 19)`: every positive value of the grid up to `2^20`.
+pub fn ln_exp_range(frac_bits: u32) -> (i32, i32) {
+    (-(frac_bits as i32), 19)
+}
 
 /// `e^t` on `[0, ln 2]`, degree 4 (Chebyshev interpolation, max error 3.9e-6).
 const EXP_COEFFS: [f64; 5] = [
@@ -108,29 +128,29 @@ impl Party {
     /// `e^x` for `x <= 22` (see the module docs; below `-11.09` the result is 0, above `22.18`
     /// it saturates at `2^32`).
     pub fn exp(&mut self, x: &AShare) -> Result<AShare> {
-        self.exp_with(x, exp_min_k(self.fixed.frac_bits()), EXP_MAX_K, EXP_GROUP)
+        let k_min = exp_min_k(self.fixed.frac_bits());
+        self.exp_with(x, (k_min, EXP_MAX_K, EXP_GROUP), 1, false)
     }
 
     /// `e^x` for `x <= 0` (cheaper than [`Party::exp`]: 8 comparisons instead of 16, and no
     /// final integer product). Positive inputs saturate at 1.
     pub fn exp_nonpositive(&mut self, x: &AShare) -> Result<AShare> {
-        self.exp_with(
-            x,
-            exp_min_k(self.fixed.frac_bits()),
-            -1,
-            EXP_NONPOSITIVE_GROUP,
-        )
+        let k_min = exp_min_k(self.fixed.frac_bits());
+        self.exp_with(x, (k_min, -1, EXP_NONPOSITIVE_GROUP), 1, false)
     }
 
-    /// `e^x` with the range reduction over `k in [k_min, k_max]` (`k_min < 0`), in groups of
-    /// `group` consecutive values of `k` (`group` divides `k_max + 1 - k_min`; 1 means a single
-    /// comparison level). See the module docs.
+    /// `e^(mult x) / 2^halve` with the range reduction over `k in [k_min, k_max]` (`k_min < 0`),
+    /// in groups of `group` consecutive values of `k` (`group` divides `k_max + 1 - k_min`; 1
+    /// means a single comparison level). See the module docs. The multiple `mult >= 1` enters
+    /// only the public thresholds (`j ln 2 / mult`, compared with `x` itself) and the exact
+    /// remainder `t`, so `mult x` may lie outside the ring's range: only `x` is compared. With
+    /// `halve`, the last truncation drops one bit more, halving the result at no cost.
     pub(crate) fn exp_with(
         &mut self,
         x: &AShare,
-        k_min: i32,
-        k_max: i32,
-        group: i32,
+        (k_min, k_max, group): (i32, i32, i32),
+        mult: i32,
+        halve: bool,
     ) -> Result<AShare> {
         let f = self.fixed.frac_bits();
         if x.frac_bits != f {
@@ -142,17 +162,19 @@ impl Party {
         }
         let fq = u32::try_from(-k_min).unwrap_or(0);
         let span = k_max + 1 - k_min;
-        if fq == 0 || group < 1 || span < group || span % group != 0 {
+        if fq == 0 || group < 1 || span < group || span % group != 0 || mult < 1 {
             return Err(CoreError::InvalidFixedPoint(format!(
                 "exp range reduction over [{k_min}, {k_max}] in groups of {group}"
             )));
         }
         let groups = span / group;
         let tau = |j: i32| enc(f64::from(j) * LN_2, f);
+        // the thresholds of mult x on the grid of x: theta_j = j ln 2 / mult (theta = tau for 1)
+        let theta = |j: i32| enc(f64::from(j) * LN_2 / f64::from(mult), f);
         let on_grid = |w: u64| crate::fixed::decode_with(w, f);
-        // level 1: x >= tau_(k_min + group i), i = 0..=groups (the last one is the top)
+        // level 1: x >= theta_(k_min + group i), i = 0..=groups (the last one is the top)
         let coarse: Vec<f64> = (0..=groups)
-            .map(|i| tau(k_min + group * i).map(on_grid))
+            .map(|i| theta(k_min + group * i).map(on_grid))
             .collect::<Result<_>>()?;
         let l1 = self.step_bits(x, &coarse)?;
         let top = groups as usize + 1; // m1 when every threshold is passed
@@ -162,32 +184,39 @@ impl Party {
             m if m == top => k_max + 1 - group,
             m => k_min + group * (m as i32 - 1),
         };
-        // x1 = x - tau_b; at the top x1 = x - tau_(k_max + 1) + tau'_(group - 1), so that every
-        // level-2 threshold is passed and k = k_max
-        let offset1: Vec<u64> = (0..=top)
-            .map(|m1| {
-                if m1 == top {
-                    Ok(tau(k_max + 1)?.wrapping_sub(tau(group - 1)?))
-                } else {
-                    tau(base(m1))
-                }
-            })
-            .collect::<Result<_>>()?;
-        let x1 = x.sub(&self.step_value(&l1, &offset1, f)?)?;
-        // level 2: x1 >= tau'_i, i = 1..group
+        // x1 = x - theta_b; at the top x1 = x - theta_(k_max + 1) + theta'_(group - 1), so that
+        // every level-2 threshold is passed and k = k_max
+        let offsets = |g: &dyn Fn(i32) -> Result<u64>| -> Result<Vec<u64>> {
+            (0..=top)
+                .map(|m1| {
+                    if m1 == top {
+                        Ok(g(k_max + 1)?.wrapping_sub(g(group - 1)?))
+                    } else {
+                        g(base(m1))
+                    }
+                })
+                .collect()
+        };
+        let x1 = x.sub(&self.step_value(&l1, &offsets(&theta)?, f)?)?;
+        // t = mult x - tau_b - tau_(m2): exact in the ring (it may wrap only where the clamp
+        // below replaces it); for mult = 1 this is x1 - tau_(m2)
+        let t1 =
+            x.mul_scalar_int(i64::from(mult))
+                .sub(&self.step_value(&l1, &offsets(&tau)?, f)?)?;
+        // level 2: x1 >= theta'_i, i = 1..group
         let (t, fine_pow2) = if group > 1 {
             let fine: Vec<f64> = (1..group)
-                .map(|i| tau(i).map(on_grid))
+                .map(|i| theta(i).map(on_grid))
                 .collect::<Result<_>>()?;
             let l2 = self.step_bits(&x1, &fine)?;
             let offset2: Vec<u64> = (0..group).map(tau).collect::<Result<_>>()?;
             let pow2_m2: Vec<u64> = (0..group).map(pow2).collect::<Result<_>>()?;
             (
-                x1.sub(&self.step_value(&l2, &offset2, f)?)?,
+                t1.sub(&self.step_value(&l2, &offset2, f)?)?,
                 Some(self.step_value(&l2, &pow2_m2, 0)?),
             )
         } else {
-            (x1, None)
+            (t1, None)
         };
         // clamp: w = c_(k_min) - c_top = l_top - l_0; t_c = w t + c_top ln 2
         let l0 = l1.slice_axis(0, 0, 1)?.reshape(x.shape())?;
@@ -218,7 +247,9 @@ impl Party {
         };
         let tc = wt.add(&top_ln2)?;
         let et = self.poly_eval(&tc, &EXP_COEFFS)?;
-        let v = self.mul_trunc(&et, &q, fq)?;
+        let v = self
+            .mul_trunc(&et, &q, fq + u32::from(halve))?
+            .with_frac_bits(f);
         if k_max + 1 - group <= 0 {
             return Ok(v); // every base is <= 0: 2^max(b, 0) = 1
         }
@@ -229,11 +260,12 @@ impl Party {
         self.mul(&p1, &v)
     }
 
-    /// Natural logarithm for `2^-16 <= x < 2^20` (see the module docs). Inputs below `2^-16`
-    /// (including 0 and negative values) give meaningless finite results.
+    /// Natural logarithm for `2^-f <= x < 2^20` at `f` fractional bits, i.e. every positive grid
+    /// value below `2^20` (see the module docs). Zero and negative inputs give meaningless
+    /// finite results.
     pub fn ln(&mut self, x: &AShare) -> Result<AShare> {
         let f = self.fixed.frac_bits();
-        let (j_min, j_max) = LN_EXP_RANGE;
+        let (j_min, j_max) = ln_exp_range(f);
         let n = self.normalise(x, x, false, j_min, j_max, 1)?;
         let u = self.add_scalar(&n.xn, -0.75)?;
         let p = self.poly_eval(&u, &LN_COEFFS)?;

@@ -18,9 +18,15 @@
 //! issues once per cycle on the target Zen 5 while `vpaddq` issues twice),
 //! and gave ~1.4× over a plain 6×32 `vpmullq` kernel in measurements.
 //!
-//! On x86_64 CPUs with AVX-512 F/DQ an 8×16 kernel is selected at runtime;
-//! everywhere else a portable 4×8 kernel is used. Results are identical.
-
+//! ## Kernels
+//! Chosen at run time ([`GemmKernel::detect`], with `is_x86_feature_detected!`); all give
+//! bit-identical results (the tests run every kernel the CPU supports against a naive product):
+//! - **AVX-512** (x86-64 with AVX-512 F/DQ): an 8×16 tile of `vpmullq` products;
+//! - **AVX2** (x86-64 with AVX2 but no AVX-512, e.g. AMD Zen 2/3): a 5×4 tile. AVX2 has no
+//!   64-bit multiplication: each product `x·y` is `x_l·y_l + (x_l·y_h + x_h·y_l) 2^32` over the
+//!   32-bit halves, one `vpmuludq` for `x_l·y_l` and one `vpmulld` for both cross products at
+//!   once (after a `vpshufd` swapping the halves of `y`), see `gemm/kernels.rs`;
+//! - **portable** (everything else, including AArch64): a scalar 4×4 tile.
 use std::cell::Cell;
 use std::fmt;
 use std::thread::LocalKey;
@@ -28,10 +34,16 @@ use std::thread::LocalKey;
 use ndarray::{Array2, ArrayView2, s};
 use rayon::prelude::*;
 
+mod kernels;
+#[cfg(test)]
+mod tests;
+
+#[cfg(target_arch = "x86_64")]
+use kernels::{Avx2Kernel, Avx512Kernel};
+use kernels::{MicroKernel, PortableKernel};
+
 /// Depth of a packed block (rows of B / columns of A held per pass); even.
 const KC: usize = 512;
-/// Maximum number of rows of A packed at once (multiple of every `MR`).
-const MC: usize = 96;
 /// Maximum number of columns of B packed at once (multiple of every `NR`).
 const NC: usize = 2048;
 /// Minimum number of multiply-adds (`m·n·k`) before work is spread over threads. Measured with
@@ -88,30 +100,109 @@ pub fn gemm(a: ArrayView2<'_, u64>, b: ArrayView2<'_, u64>) -> Result<Array2<u64
     gemm_sum(&[(a, b)])
 }
 
-/// [`gemm_sum`] with the kernel and threading forced: `portable` selects the
-/// portable kernel even where AVX-512 is available, and `Some(parallel)`
+/// A micro-kernel family of the GEMM. Every kernel gives bit-identical results; which ones the
+/// running CPU supports is decided at run time ([`GemmKernel::is_supported`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GemmKernel {
+    /// Portable scalar 4×4 kernel (any CPU, any architecture).
+    Portable,
+    /// AVX2 kernel (x86-64 with AVX2, e.g. AMD Zen 2/3, Intel Haswell and later).
+    Avx2,
+    /// AVX-512 F/DQ 8×16 kernel (x86-64 with AVX-512, e.g. AMD Zen 4/5).
+    Avx512,
+}
+
+impl GemmKernel {
+    /// Every kernel, slowest first.
+    pub const ALL: [GemmKernel; 3] = [GemmKernel::Portable, GemmKernel::Avx2, GemmKernel::Avx512];
+
+    /// The kernel [`gemm_sum`] uses on this CPU: the fastest supported one (detected once).
+    pub fn detect() -> GemmKernel {
+        Path::detect().kernel()
+    }
+
+    /// Whether the running CPU supports this kernel.
+    pub fn is_supported(self) -> bool {
+        Path::of(self).is_some()
+    }
+
+    /// The kernels the running CPU supports, slowest first.
+    pub fn supported() -> Vec<GemmKernel> {
+        Self::ALL.into_iter().filter(|k| k.is_supported()).collect()
+    }
+
+    /// A short name: `"portable"`, `"avx2"` or `"avx512"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            GemmKernel::Portable => "portable",
+            GemmKernel::Avx2 => "avx2",
+            GemmKernel::Avx512 => "avx512",
+        }
+    }
+}
+
+/// The name of the kernel [`gemm_sum`] uses on this CPU (see [`GemmKernel::name`]), for
+/// benchmark reports.
+pub fn kernel_name() -> &'static str {
+    GemmKernel::detect().name()
+}
+
+/// Why [`gemm_sum_with`] computed nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GemmError {
+    /// The operand shapes disagree (as for [`gemm_sum`]).
+    Shape(GemmShapeError),
+    /// The forced kernel is not supported by the running CPU.
+    Unsupported(GemmKernel),
+}
+
+impl fmt::Display for GemmError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GemmError::Shape(e) => e.fmt(f),
+            GemmError::Unsupported(k) => {
+                write!(
+                    f,
+                    "gemm: the {} kernel is not supported by this CPU",
+                    k.name()
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for GemmError {}
+
+impl From<GemmShapeError> for GemmError {
+    fn from(e: GemmShapeError) -> Self {
+        GemmError::Shape(e)
+    }
+}
+
+/// [`gemm_sum`] with the kernel and threading forced: `kernel` is used even where a faster one
+/// is available (an [`GemmError::Unsupported`] error if the CPU lacks it), and `Some(parallel)`
 /// overrides the size-based threading decision. For tests and benchmarks.
 #[doc(hidden)]
 pub fn gemm_sum_with(
     pairs: &[(ArrayView2<'_, u64>, ArrayView2<'_, u64>)],
-    portable: bool,
+    kernel: GemmKernel,
     parallel: Option<bool>,
-) -> Result<Array2<u64>, GemmShapeError> {
-    let path = if portable {
-        Path::Portable
-    } else {
-        Path::detect()
-    };
-    compute(pairs, path, parallel)
+) -> Result<Array2<u64>, GemmError> {
+    let path = Path::of(kernel).ok_or(GemmError::Unsupported(kernel))?;
+    Ok(compute(pairs, path, parallel)?)
 }
 
-/// Which micro-kernel family to run.
+/// Which micro-kernel family to run; the SIMD variants are only constructed after run-time
+/// feature detection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Path {
-    /// 8×16 AVX-512 kernel; only constructed after runtime feature detection.
+    /// AVX-512 8×16 kernel.
     #[cfg(target_arch = "x86_64")]
     Avx512,
-    /// Portable 4×8 kernel.
+    /// AVX2 kernel.
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    /// Portable scalar kernel.
     Portable,
 }
 
@@ -120,15 +211,46 @@ impl Path {
     fn detect() -> Path {
         #[cfg(target_arch = "x86_64")]
         {
-            static HAS_AVX512: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-            let has = *HAS_AVX512.get_or_init(|| {
-                is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512dq")
-            });
-            if has {
-                return Path::Avx512;
-            }
+            static BEST: std::sync::OnceLock<Path> = std::sync::OnceLock::new();
+            *BEST.get_or_init(|| {
+                if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512dq") {
+                    Path::Avx512
+                } else if is_x86_feature_detected!("avx2") {
+                    Path::Avx2
+                } else {
+                    Path::Portable
+                }
+            })
         }
+        #[cfg(not(target_arch = "x86_64"))]
         Path::Portable
+    }
+
+    /// The path of `kernel`, if the running CPU supports it.
+    fn of(kernel: GemmKernel) -> Option<Path> {
+        match kernel {
+            GemmKernel::Portable => Some(Path::Portable),
+            #[cfg(target_arch = "x86_64")]
+            GemmKernel::Avx2 if is_x86_feature_detected!("avx2") => Some(Path::Avx2),
+            #[cfg(target_arch = "x86_64")]
+            GemmKernel::Avx512
+                if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512dq") =>
+            {
+                Some(Path::Avx512)
+            }
+            _ => None,
+        }
+    }
+
+    /// The public name of this path.
+    fn kernel(self) -> GemmKernel {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Path::Avx512 => GemmKernel::Avx512,
+            #[cfg(target_arch = "x86_64")]
+            Path::Avx2 => GemmKernel::Avx2,
+            Path::Portable => GemmKernel::Portable,
+        }
     }
 }
 
@@ -201,101 +323,17 @@ fn compute(
     if let Some(c) = out.as_slice_mut() {
         match path {
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: `Path::Avx512` is only produced by `Path::detect` after
+            // SAFETY: `Path::Avx512` is only produced by `Path::detect` and `Path::of` after
             // confirming that the CPU supports AVX-512 F and DQ.
             Path::Avx512 => unsafe { drive::<Avx512Kernel>(&prob, c, parallel) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `Path::Avx2` is only produced after confirming that the CPU supports AVX2.
+            Path::Avx2 => unsafe { drive::<Avx2Kernel>(&prob, c, parallel) },
             // SAFETY: the portable kernel has no CPU-feature requirements.
             Path::Portable => unsafe { drive::<PortableKernel>(&prob, c, parallel) },
         }
     }
     Ok(out)
-}
-
-/// A register-blocked Winograd micro-kernel computing an `MR×NR` tile.
-trait MicroKernel {
-    /// Rows of the output tile (rows of an A strip).
-    const MR: usize;
-    /// Columns of the output tile (columns of a B panel).
-    const NR: usize;
-
-    /// For the packed strip `a` and panel `b` of even depth `kc`, writes
-    /// `sum_l (a[2l] + b[2l+1]) · (a[2l+1] + b[2l])` into `tile` (row-major).
-    ///
-    /// # Safety
-    /// The CPU must support the kernel's target features; `kc` is even,
-    /// `a.len() >= kc·MR`, `b.len() >= kc·NR` and `tile.len() >= MR·NR`.
-    unsafe fn run(kc: usize, a: &[u64], b: &[u64], tile: &mut [u64]);
-}
-
-/// Portable 4×8 kernel written so that the compiler can vectorise it.
-struct PortableKernel;
-
-impl MicroKernel for PortableKernel {
-    const MR: usize = 4;
-    const NR: usize = 8;
-
-    unsafe fn run(kc: usize, a: &[u64], b: &[u64], tile: &mut [u64]) {
-        let mut acc = [[0u64; 8]; 4];
-        for (ak, bk) in a.chunks_exact(8).zip(b.chunks_exact(16)).take(kc / 2) {
-            let ((a0, a1), (b0, b1)) = (ak.split_at(4), bk.split_at(8));
-            for ((row, &x0), &x1) in acc.iter_mut().zip(a0).zip(a1) {
-                for ((x, &y0), &y1) in row.iter_mut().zip(b0).zip(b1) {
-                    *x = x.wrapping_add(x0.wrapping_add(y1).wrapping_mul(x1.wrapping_add(y0)));
-                }
-            }
-        }
-        tile[..32].copy_from_slice(acc.as_flattened());
-    }
-}
-
-/// AVX-512 8×16 kernel: 16 zmm accumulators; per vector and pair of inner
-/// indices two `vpaddq` pre-additions, one `vpmullq` and one accumulation.
-#[cfg(target_arch = "x86_64")]
-struct Avx512Kernel;
-
-#[cfg(target_arch = "x86_64")]
-impl MicroKernel for Avx512Kernel {
-    const MR: usize = 8;
-    const NR: usize = 16;
-
-    unsafe fn run(kc: usize, a: &[u64], b: &[u64], tile: &mut [u64]) {
-        // SAFETY: forwarded from the caller's contract (CPU features, lengths).
-        unsafe { avx512_kernel(kc, a, b, tile) }
-    }
-}
-
-/// See [`MicroKernel::run`]; requires AVX-512 F and DQ. `MR = 8`, `NR = 16`.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512dq")]
-unsafe fn avx512_kernel(kc: usize, a: &[u64], b: &[u64], tile: &mut [u64]) {
-    use core::arch::x86_64::*;
-    assert!(kc.is_multiple_of(2) && a.len() >= kc * 8 && b.len() >= kc * 16 && tile.len() >= 128);
-    let (ap, bp) = (a.as_ptr(), b.as_ptr());
-    let mut acc = [[_mm512_setzero_si512(); 2]; 8];
-    for l in 0..kc / 2 {
-        let bq = bp.wrapping_add(l * 32).cast::<__m512i>();
-        // SAFETY: 2l + 1 < kc and b.len() >= 16·kc, so the 32 elements of the
-        // panel rows 2l and 2l+1 are in bounds; `loadu` needs no alignment.
-        let (b0, b1) = unsafe {
-            (
-                [_mm512_loadu_si512(bq), _mm512_loadu_si512(bq.add(1))],
-                [_mm512_loadu_si512(bq.add(2)), _mm512_loadu_si512(bq.add(3))],
-            )
-        };
-        for (r, acc_r) in acc.iter_mut().enumerate() {
-            // SAFETY: 16l + 8 + r < 8·kc <= a.len() since r < 8 and 2l + 1 < kc.
-            let (x0, x1) = unsafe { (*ap.add(l * 16 + r), *ap.add(l * 16 + 8 + r)) };
-            let (x0, x1) = (_mm512_set1_epi64(x0 as i64), _mm512_set1_epi64(x1 as i64));
-            for ((acc_v, &y0), &y1) in acc_r.iter_mut().zip(&b0).zip(&b1) {
-                let prod = _mm512_mullo_epi64(_mm512_add_epi64(x0, y1), _mm512_add_epi64(x1, y0));
-                *acc_v = _mm512_add_epi64(*acc_v, prod);
-            }
-        }
-    }
-    for (dst, &x) in tile.chunks_exact_mut(8).zip(acc.as_flattened()) {
-        // SAFETY: `dst` is a chunk of exactly 8 u64; `storeu` needs no alignment.
-        unsafe { _mm512_storeu_si512(dst.as_mut_ptr().cast(), x) };
-    }
 }
 
 thread_local! {
@@ -457,13 +495,13 @@ unsafe fn block<K: MicroKernel>(
 unsafe fn drive<K: MicroKernel>(prob: &Problem, c: &mut [u64], parallel: bool) {
     let (m, n, k) = (prob.m, prob.n, prob.k);
     let (mr, nr) = (K::MR, K::NR);
-    // Row-block height: MC, or smaller so that every thread gets equal work.
+    // Row-block height: the kernel's MC, or smaller so that every thread gets equal work.
     let mc_max = if parallel {
         let threads = rayon::current_num_threads();
-        let blocks = m.div_ceil(MC).max(threads).div_ceil(threads) * threads;
+        let blocks = m.div_ceil(K::MC).max(threads).div_ceil(threads) * threads;
         m.div_ceil(blocks).div_ceil(mr) * mr
     } else {
-        MC
+        K::MC
     };
     let (mut row_terms, mut col_terms) = (vec![0u64; m], vec![0u64; n]);
     for jc in (0..n).step_by(NC) {
@@ -529,189 +567,5 @@ unsafe fn drive<K: MicroKernel>(prob: &Problem, c: &mut [u64], parallel: bool) {
         c.par_chunks_mut(n).zip(&row_terms).for_each(fix);
     } else {
         c.chunks_mut(n).zip(&row_terms).for_each(fix);
-    }
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-        fn mat(&mut self, r: usize, c: usize) -> Array2<u64> {
-            Array2::from_shape_simple_fn((r, c), || self.next())
-        }
-    }
-
-    fn naive(pairs: &[(ArrayView2<'_, u64>, ArrayView2<'_, u64>)]) -> Array2<u64> {
-        let (m, n) = (pairs[0].0.nrows(), pairs[0].1.ncols());
-        let mut c = Array2::<u64>::zeros((m, n));
-        for (a, b) in pairs {
-            for i in 0..m {
-                for j in 0..n {
-                    let mut s = 0u64;
-                    for p in 0..a.ncols() {
-                        s = s.wrapping_add(a[[i, p]].wrapping_mul(b[[p, j]]));
-                    }
-                    c[[i, j]] = c[[i, j]].wrapping_add(s);
-                }
-            }
-        }
-        c
-    }
-
-    fn check_all(pairs: &[(ArrayView2<'_, u64>, ArrayView2<'_, u64>)]) {
-        let want = naive(pairs);
-        assert_eq!(gemm_sum(pairs).unwrap(), want);
-        assert_eq!(gemm_sum_with(pairs, true, None).unwrap(), want);
-        assert_eq!(compute(pairs, Path::Portable, Some(true)).unwrap(), want);
-        assert_eq!(gemm_sum_with(pairs, false, Some(true)).unwrap(), want);
-        assert_eq!(gemm_sum_with(pairs, false, Some(false)).unwrap(), want);
-    }
-
-    #[test]
-    fn avx512_detected_on_x86() {
-        #[cfg(target_arch = "x86_64")]
-        if is_x86_feature_detected!("avx512dq") {
-            assert_eq!(Path::detect(), Path::Avx512);
-        }
-    }
-
-    #[test]
-    fn single_products() {
-        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-        let shapes = [
-            (1, 1, 1),
-            (7, 33, 5),
-            (1, 1000, 1),
-            (130, 3, 70),
-            (6, 32, 32),
-            (12, 257, 64),
-            (13, 600, 97),
-            (97, 300, 129),
-            (200, 513, 33),
-            (5, 1, 2100),
-        ];
-        for &(m, k, n) in &shapes {
-            let (a, b) = (rng.mat(m, k), rng.mat(k, n));
-            check_all(&[(a.view(), b.view())]);
-            assert_eq!(
-                gemm(a.view(), b.view()).unwrap(),
-                naive(&[(a.view(), b.view())])
-            );
-        }
-    }
-
-    #[test]
-    fn zero_sized() {
-        for &(m, k, n) in &[(3, 0, 4), (0, 5, 4), (3, 5, 0), (0, 0, 0)] {
-            let (a, b) = (Array2::<u64>::ones((m, k)), Array2::<u64>::ones((k, n)));
-            let c = gemm(a.view(), b.view()).unwrap();
-            assert_eq!(c, Array2::<u64>::zeros((m, n)));
-            check_all(&[(a.view(), b.view())]);
-        }
-    }
-
-    #[test]
-    fn strided_views() {
-        let mut rng = Rng(12345);
-        for &(m, k, n) in &[(7, 33, 5), (40, 300, 70), (1, 9, 1), (65, 270, 33)] {
-            let at = rng.mat(k, m); // transposed A
-            let bt = rng.mat(n, k); // transposed B
-            check_all(&[(at.t(), bt.t())]);
-            // Non-contiguous: every other row/column, including negative strides.
-            let big_a = rng.mat(2 * m, 3 * k);
-            let big_b = rng.mat(2 * k, 2 * n);
-            let a = big_a.slice(s![..;2, ..k;-1]);
-            let b = big_b.slice(s![1..;2, ..;2]);
-            check_all(&[(a, b)]);
-            check_all(&[(a, bt.t()), (at.t(), b)]);
-        }
-    }
-
-    #[test]
-    fn multiple_pairs() {
-        let mut rng = Rng(777);
-        for &(m, n, ks) in &[
-            (7, 5, &[33usize, 1, 0, 300][..]),
-            (64, 70, &[256, 256][..]),
-            (130, 40, &[3, 250, 7][..]),
-            (100, 100, &[300, 0, 301][..]),
-        ] {
-            let a: Vec<_> = ks.iter().map(|&k| rng.mat(m, k)).collect();
-            let b: Vec<_> = ks.iter().map(|&k| rng.mat(k, n)).collect();
-            let pairs: Vec<_> = a
-                .iter()
-                .zip(&b)
-                .map(|(a, b)| (a.view(), b.view()))
-                .collect();
-            check_all(&pairs);
-        }
-    }
-
-    #[test]
-    fn large_parallel_matches() {
-        let mut rng = Rng(4242);
-        let (a0, b0, a1, b1) = (
-            rng.mat(300, 200),
-            rng.mat(200, 290),
-            rng.mat(300, 300),
-            rng.mat(300, 290),
-        );
-        let pairs = [(a0.view(), b0.view()), (a1.view(), b1.view())];
-        check_all(&pairs);
-    }
-
-    #[test]
-    fn concurrent_nested_calls() {
-        let mut rng = Rng(99);
-        let (a, b, c) = (rng.mat(260, 270), rng.mat(270, 250), rng.mat(270, 250));
-        let want = naive(&[(a.view(), b.view()), (a.view(), c.view())]);
-        let run = || {
-            gemm_sum_with(
-                &[(a.view(), b.view()), (a.view(), c.view())],
-                false,
-                Some(true),
-            )
-        };
-        let (x, (y, z)) = rayon::join(run, || rayon::join(run, run));
-        for r in [x, y, z] {
-            assert_eq!(r.unwrap(), want);
-        }
-    }
-
-    #[test]
-    fn shape_errors() {
-        let a = Array2::<u64>::zeros((3, 4));
-        let b = Array2::<u64>::zeros((4, 5));
-        let bad_k = Array2::<u64>::zeros((3, 5));
-        let bad_m = Array2::<u64>::zeros((2, 4));
-        let bad_n = Array2::<u64>::zeros((4, 6));
-        assert_eq!(gemm_sum(&[]).unwrap_err().pair, None);
-        assert!(gemm_sum_with(&[], true, None).is_err());
-        assert_eq!(gemm(a.view(), bad_k.view()).unwrap_err().pair, Some(0));
-        let e = gemm_sum(&[(a.view(), b.view()), (bad_m.view(), b.view())]).unwrap_err();
-        assert_eq!(e.pair, Some(1));
-        assert_eq!(e.a_shape, (2, 4));
-        assert!(e.to_string().contains("pair 1"));
-        assert!(gemm_sum(&[(a.view(), b.view()), (a.view(), bad_n.view())]).is_err());
-        assert!(gemm_sum(&[(a.view(), b.view()), (a.view(), bad_k.view())]).is_err());
-        assert!(
-            !GemmShapeError {
-                pair: None,
-                a_shape: (0, 0),
-                b_shape: (0, 0),
-                expected_output: (0, 0)
-            }
-            .to_string()
-            .is_empty()
-        );
     }
 }

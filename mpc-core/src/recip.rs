@@ -46,7 +46,7 @@
 //! | `reciprocal_positive` | `2^-10 <= x < 2^18` | `5.0e-5` (`5 ulp`) | `5.8e-5` (`1e-4`) | 29 | 365 (9, 11) |
 //! | `div(a, b)` | `b` as for `reciprocal` | `\|a\| (5 ulp + 1e-4 / \|b\|) + 2 ulp` asserted; `1.5e-3` measured for `\|a\| <= 100`, `\|a / b\| <= 100` | `1.2e-3` (same inputs) | 40 | 420 (10, 14) |
 //! | `rsqrt` | `2^-10 <= x < 2^18` | `5.7e-5` (`5 ulp`) | `5.4e-5` (`1e-4`) | 32 | 326 (7, 13, 1 truncation) |
-//! | `sqrt` | `0 <= x < 2^20` | `3.7e-5` (`4 ulp`) | `7.2e-5` (`1e-4`) | 32 | 388 (9, 13, 1) |
+//! | `sqrt` | `0 <= x < 2^20` (every grid value, at any `f`) | `3.7e-5` (`4 ulp`) | `7.2e-5` (`1e-4`) | 32 | 388 (9, 13, 1) |
 //!
 //! Truncation failures ([`crate::trunc`]): the level-1 product truncates a ring value of at most
 //! `|x'| 2^(f + D)` with `|x'| < 2^4` and `D <= 16` (probability below `2^-28` per element), the
@@ -61,6 +61,17 @@
 //! even have the wrong sign). `div(a, b)` has the reciprocal's relative error, scaled by `|a|`
 //! in absolute terms.
 //!
+//! ## Other fractional bits
+//! The table is at `f = 16`. `sqrt` (like `ln`) is normalised from the session's smallest grid
+//! value, `2^-f` rounded down to an even exponent ([`sqrt_min_exp`]): at `f = 20` its inputs go
+//! down to `2^-20` (with the fixed `2^-16` of earlier versions, `sqrt(2^-20)` came out as
+//! `6.3e-4` instead of `9.8e-4`), at the price of one level-1 comparison per 4 bits (8
+//! comparisons at `f = 12`, 9 at 16, 10 at 20). The reciprocal and `rsqrt` ranges are fixed
+//! real intervals, `[2^-10, 2^18)`, at every `f` (both are on the grid for `f >= 10`). The
+//! errors stay within a few ulp of `2^-f` (`mpc-core/tests/scales.rs` asserts them at 12, 16
+//! and 20 bits). The truncation-failure bounds above contain `f`: at `f = 20` each is `2^4`
+//! times its `f = 16` value (the level-1 shift `D` is 16 at both).
+//!
 //! Security: comparisons, products and truncations only; nothing is revealed.
 
 use crate::approx::enc;
@@ -68,18 +79,23 @@ use crate::error::{CoreError, Result};
 use crate::party::Party;
 use crate::share::AShare;
 
-/// The reciprocal is normalised for `2^RECIP_MIN_EXP <= |x| < 2^(RECIP_MAX_EXP + 1)`.
+/// The reciprocal is normalised for `2^RECIP_MIN_EXP <= |x| < 2^(RECIP_MAX_EXP + 1)` (at every
+/// number of fractional bits).
 pub const RECIP_MIN_EXP: i32 = -10;
 /// See [`RECIP_MIN_EXP`].
 pub const RECIP_MAX_EXP: i32 = 17;
-/// `rsqrt` is normalised for `2^RSQRT_MIN_EXP <= x < 2^(RSQRT_MAX_EXP + 1)`.
+/// `rsqrt` is normalised for `2^RSQRT_MIN_EXP <= x < 2^(RSQRT_MAX_EXP + 1)` (at every number of
+/// fractional bits).
 pub const RSQRT_MIN_EXP: i32 = -10;
 /// See [`RSQRT_MIN_EXP`].
 pub const RSQRT_MAX_EXP: i32 = 17;
-/// `sqrt` is normalised for `2^SQRT_MIN_EXP <= x < 2^(SQRT_MAX_EXP + 1)` (below, the result is
-/// within a few ulp of the true value anyway).
-pub const SQRT_MIN_EXP: i32 = -16;
-/// See [`SQRT_MIN_EXP`].
+/// `sqrt` is normalised for `2^sqrt_min_exp(f) <= x < 2^(SQRT_MAX_EXP + 1)` at `f` fractional
+/// bits: from `-f` rounded down to an even exponent (`-16` at `f = 16`, `-20` at `f = 20`), so
+/// every positive value of the grid is in range (and 0 gives 0).
+pub fn sqrt_min_exp(frac_bits: u32) -> i32 {
+    -((frac_bits.div_ceil(2) * 2) as i32)
+}
+/// See [`sqrt_min_exp`].
 pub const SQRT_MAX_EXP: i32 = 19;
 
 /// Start of the reciprocal iteration on `[1/2, 1)`: `y_0 = RECIP_START - 2 x_n`.
@@ -383,9 +399,11 @@ impl Party {
         self.scale_by_exponent(&h2, &n, -1)
     }
 
-    /// `sqrt(x)` for `0 <= x < 2^20` (see the module docs).
+    /// `sqrt(x)` for `0 <= x < 2^20`, down to the smallest positive value of the session's grid
+    /// (see the module docs).
     pub fn sqrt(&mut self, x: &AShare) -> Result<AShare> {
-        let n = self.normalise(x, x, false, SQRT_MIN_EXP, SQRT_MAX_EXP, 2)?;
+        let j_min = sqrt_min_exp(self.fixed.frac_bits());
+        let n = self.normalise(x, x, false, j_min, SQRT_MAX_EXP, 2)?;
         let (g, _) = self.sqrt_normalised(&n.xn)?;
         self.scale_by_exponent(&g, &n, 1)
     }

@@ -2,8 +2,25 @@
 //!
 //! A secret tensor `x` is split into three components with `x = x0 + x1 + x2 (mod 2^64)`
 //! ([`AShare`], arithmetic) or `x = x0 ^ x1 ^ x2` ([`BShare`], boolean, 64 bits packed per word).
-//! Party `i` holds the pair `(x_i, x_{i+1})`; any single party's pair is uniformly random and
-//! independent of `x`, any two parties together can reconstruct it.
+//! Party `i` holds the pair `(x_i, x_{i+1})`; any two parties together can reconstruct `x`.
+//!
+//! What a single party's pair reveals: nothing, because its distribution does not depend on `x`
+//! (or on any other secret). It is not always uniform:
+//! - after `input`, `random_share`, an integer multiplication (the product is re-randomised by a
+//!   zero-sharing before it is reshared), a bit injection or a bit-times-value product, every
+//!   party's pair is (pseudo-)uniformly random on `Z_2^64 x Z_2^64`;
+//! - after a truncation by `d` bits ([`crate::trunc`]) one component is `v >> d`, where `v` is a
+//!   component of the operand (component 0 after [`crate::Party::trunc`]) or party 0's
+//!   re-randomised share of the product (component 1 after a fused truncating product, where
+//!   `v` is uniform, so the component is uniform on `[0, 2^(64-d))`): its top `d` bits are zero,
+//!   which the two parties holding it see, while the other component of their pairs is
+//!   uniformly random;
+//! - the local operations below transform the components by public maps, which can narrow
+//!   their distribution further without involving `x` (after `mul_scalar_int(2)` both
+//!   components are even; after `mul_scalar_int(0)` both are zero).
+//!
+//! So a single party's view can be simulated without `x`, which is the security property the
+//! protocols rely on; uniformity of the pair is not.
 //!
 //! Everything here is local: shape operations apply the same transformation to both components,
 //! and linear operations act component-wise (a public constant is added to component 0 only,

@@ -340,9 +340,14 @@ fn exact_costs_match_the_documented_formulas() {
         cost(n, |p, x| p.relu_with_drelu(x).map(drop)),
         (b([310, 309, 309]), 9)
     );
+    // equality: 64 bits of party 0's summand, a 63-gate AND tree and one bit injection
     assert_eq!(
         cost(n, |p, x| p.eq(x, x).map(drop)),
-        (b([428, 426, 426]), 9)
+        (b([191, 127, 127]), 8)
+    );
+    assert_eq!(
+        cost(n, |p, x| p.eq_public(x, 1.5).map(drop)),
+        (b([191, 127, 127]), 8)
     );
 }
 
@@ -478,5 +483,61 @@ fn empty_tensors_are_fine() {
     .unwrap();
     for o in outs {
         assert_eq!(o, (vec![0, 3], vec![0, 3], vec![0, 3], vec![0, 3]));
+    }
+}
+
+/// `eq` and `eq_public` are exact for every pair of encodable values, including differences of
+/// exactly `2^63` ring units (where `x - y` and `y - x` are the same ring element) and pairs at
+/// the ends of the encodable range. Values are given as ring words at 16 fractional bits (f64
+/// cannot hold every encodable value near the limits).
+#[test]
+fn eq_is_exact_for_every_encodable_pair() {
+    let max = i64::MAX; // the largest encodable ring value; -max the smallest
+    let e13 = (1e13 * 65536.0) as i64;
+    let mut pairs: Vec<(i64, i64)> = vec![
+        (e13, e13.wrapping_sub(i64::MIN)), // 1e13 and 1e13 - 2^47: 2^63 ring units apart
+        (1 << 62, -(1 << 62)),             // 2^46 and -2^46
+        (-(1 << 62), 1 << 62),
+        (0, max),
+        (max, -max),
+        (max, max),
+        (-max, -max),
+        (max, max - 1),
+        (-max, -max + 1),
+        (0, 0),
+        (1, 0),
+        (-1, 0),
+        ((1 << 62) + 1, -(1 << 62)),
+        (1 << 62, -(1 << 62) + 1),
+    ];
+    let mut r = rng(31);
+    for _ in 0..100 {
+        let (a, b) = (
+            rand::RngExt::random_range(&mut r, -max..=max),
+            rand::RngExt::random_range(&mut r, -max..=max),
+        );
+        pairs.push((a, b));
+        pairs.push((a, a));
+        // the partner 2^63 ring units away, when it is encodable
+        let far = a.wrapping_sub(i64::MIN);
+        if far != i64::MIN && (far < 0) != (a < 0) {
+            pairs.push((a, far));
+        }
+    }
+    let n = pairs.len();
+    let x = ring(&pairs.iter().map(|p| p.0).collect::<Vec<_>>());
+    let y = ring(&pairs.iter().map(|p| p.1).collect::<Vec<_>>());
+    let c = 2f64.powi(46); // a public constant 2^63 ring units away from -2^46
+    let out = run_3pc(|p| {
+        let sx = p.input(0, own(p.role(), 0, &x), &[n], 16)?;
+        let sy = p.input(1, own(p.role(), 1, &y), &[n], 16)?;
+        let e = p.eq(&sx, &sy)?;
+        let ep = p.eq_public(&sy, c)?;
+        Ok((p.reveal(&e)?, p.reveal(&ep)?))
+    })
+    .unwrap();
+    for (i, &(a, b)) in pairs.iter().enumerate() {
+        assert_eq!(out[0].0[i], u64::from(a == b), "eq({a}, {b}) in ring units");
+        assert_eq!(out[0].1[i], u64::from(b == 1 << 62), "eq_public({b}, 2^46)");
     }
 }
