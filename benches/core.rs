@@ -4,11 +4,14 @@
 //! line with its bytes and rounds per party and its median time as a ratio to the plaintext
 //! baseline measured in the same run.
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use mpc_core::gemm::{GemmKernel, gemm_sum_with};
 use ndarray::Array2;
 use std::hint::black_box;
+use std::time::Instant;
 
 mod common;
+mod floor;
 use common::*;
 
 fn matmul(c: &mut Criterion) {
@@ -59,5 +62,86 @@ fn elementwise(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, matmul, elementwise);
+/// Deterministic pseudo-random ring words.
+fn words(n: usize, seed: u64) -> Vec<u64> {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        })
+        .collect()
+}
+
+/// Median of 15 runs of `f` after one warm-up, in seconds.
+fn median_secs(mut f: impl FnMut()) -> f64 {
+    f();
+    let mut t: Vec<f64> = (0..15)
+        .map(|_| {
+            let t0 = Instant::now();
+            f();
+            t0.elapsed().as_secs_f64()
+        })
+        .collect();
+    t.sort_by(f64::total_cmp);
+    t[7]
+}
+
+/// The floor of this CPU's wrapping u64 multiply-adds (see `floor/mod.rs`), then the library's
+/// GEMM on one thread with every kernel the CPU supports: criterion reports multiply-adds per
+/// second as elements per second, and one summary line per loop gives G multiply-adds/s.
+fn gemm_kernels(c: &mut Criterion) {
+    if let Some(ghz) = floor::clock_ghz() {
+        println!("clock: {ghz:.2} GHz (dependent additions)");
+    }
+    let (a, b) = (words(floor::KC * 8, 7), words(floor::KC * 8, 8));
+    let mut g = c.benchmark_group("floor");
+    for f in floor::all() {
+        floor::check(&f, &a, &b);
+        let mut out = vec![0u64; 64];
+        g.throughput(Throughput::Elements(f.macs as u64));
+        g.bench_function(f.name, |bn| {
+            bn.iter(|| (f.run)(black_box(&a), black_box(&b), &mut out))
+        });
+        let secs = median_secs(|| {
+            black_box((f.run)(black_box(&a), black_box(&b), &mut out));
+        });
+        println!(
+            "floor {}: {:.2} G multiply-adds/s",
+            f.name,
+            f.macs as f64 / secs / 1e9
+        );
+    }
+    g.finish();
+    let mut g = c.benchmark_group("gemm");
+    g.sample_size(10);
+    // the shapes of one party's product in matmul256 and matmul512 (two fused pairs)
+    for n in [256usize, 512] {
+        let mats: Vec<Array2<u64>> = (0..4)
+            .map(|i| Array2::from_shape_vec((n, n), words(n * n, 10 + i)).unwrap_or_default())
+            .collect();
+        let pairs = [
+            (mats[0].view(), mats[1].view()),
+            (mats[2].view(), mats[3].view()),
+        ];
+        let macs = 2 * n * n * n;
+        for kernel in GemmKernel::supported() {
+            let name = format!("{n}x{n}, k {n}x2, {}", kernel.name());
+            let run = || drop(black_box(gemm_sum_with(&pairs, kernel, Some(false))));
+            g.throughput(Throughput::Elements(macs as u64));
+            g.bench_function(&name, |bn| bn.iter(run));
+            let secs = median_secs(run);
+            println!(
+                "gemm {name}: {:.3} ms, {:.2} G multiply-adds/s (one thread)",
+                secs * 1e3,
+                macs as f64 / secs / 1e9
+            );
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, matmul, elementwise, gemm_kernels);
 criterion_main!(benches);

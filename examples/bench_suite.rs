@@ -3,7 +3,8 @@
 //! Prints one JSON object per line per workload: `workload`, `median_s` (median of the timed
 //! runs after a warm-up, all three parties in one process), `plain_median_s` (the same
 //! computation in plaintext f64, same run), `ratio`, `bytes_per_party` (the most any party sent in
-//! one run), `rounds`, `max_abs_err` (revealed result vs plaintext).
+//! one run), `rounds`, `max_abs_err` (revealed result vs plaintext), `cpu` (the "model name" of
+//! `/proc/cpuinfo`, or "unknown") and `kernel` (the GEMM kernel chosen for this CPU).
 
 use anyhow::{Result, bail};
 use mpc_core::{Party, time_3pc};
@@ -37,6 +38,35 @@ fn median_of(mut f: impl FnMut()) -> Duration {
         .collect();
     s.sort();
     s[s.len() / 2]
+}
+
+/// The CPU's model name from `/proc/cpuinfo`, or "unknown".
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+/// `s` as a JSON string literal.
+fn json_str(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 fn max_err(a: &ArrayD<f64>, b: &ArrayD<f64>) -> f64 {
@@ -86,12 +116,14 @@ fn run(
         .max()
         .unwrap_or(0);
     println!(
-        "{{\"workload\":\"{name}\",\"median_s\":{:.6},\"plain_median_s\":{:.6},\"ratio\":{:.1},\"bytes_per_party\":{bytes},\"rounds\":{},\"max_abs_err\":{:.3e}}}",
+        "{{\"workload\":\"{name}\",\"median_s\":{:.6},\"plain_median_s\":{:.6},\"ratio\":{:.1},\"bytes_per_party\":{bytes},\"rounds\":{},\"max_abs_err\":{:.3e},\"cpu\":{},\"kernel\":{}}}",
         median.as_secs_f64(),
         plain_median.as_secs_f64(),
         median.as_secs_f64() / plain_median.as_secs_f64().max(1e-9),
         timing.rounds,
         max_err(&revealed[0], &want),
+        json_str(&cpu_model()),
+        json_str(mpc_core::gemm::kernel_name()),
     );
     Ok(())
 }
@@ -100,6 +132,7 @@ fn main() -> Result<()> {
     mpc_core::keep_freed_memory();
     let all = [
         "matmul256",
+        "matmul512",
         "mul1e6",
         "trunc1e6",
         "relu1e6",
@@ -117,21 +150,9 @@ fn main() -> Result<()> {
     let mut r = StdRng::seed_from_u64(42);
     for w in chosen {
         match w {
-            "matmul256" => {
-                let x = normal(&mut r, &[256, 256]);
-                let y = normal(&mut r, &[256, 256]);
-                let (x2, y2): (Array2<f64>, Array2<f64>) = (
-                    x.clone().into_dimensionality::<Ix2>()?,
-                    y.clone().into_dimensionality::<Ix2>()?,
-                );
-                run(
-                    w,
-                    &x,
-                    &y,
-                    || x2.dot(&y2).into_dyn(),
-                    |p, (a, b)| p.matmul(a, b),
-                )?;
-            }
+            "matmul256" => matmul(w, &mut r, 256)?,
+            // its own seed, so that adding it left the data of the later workloads unchanged
+            "matmul512" => matmul(w, &mut StdRng::seed_from_u64(512), 512)?,
             "mul1e6" => {
                 let x = normal(&mut r, &[1_000_000]);
                 let y = normal(&mut r, &[1_000_000]);
@@ -163,6 +184,24 @@ fn main() -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `n x n` times `n x n`, standard-normal inputs, fixed point (truncation fused); the plaintext
+/// baseline is ndarray's f64 `dot`.
+fn matmul(name: &str, r: &mut StdRng, n: usize) -> Result<()> {
+    let x = normal(r, &[n, n]);
+    let y = normal(r, &[n, n]);
+    let (x2, y2): (Array2<f64>, Array2<f64>) = (
+        x.clone().into_dimensionality::<Ix2>()?,
+        y.clone().into_dimensionality::<Ix2>()?,
+    );
+    run(
+        name,
+        &x,
+        &y,
+        || x2.dot(&y2).into_dyn(),
+        |p, (a, b)| p.matmul(a, b),
+    )
 }
 
 /// ReLU on 1,000,000 standard-normal values.
