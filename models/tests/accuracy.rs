@@ -33,27 +33,15 @@ fn logreg_recipe<B: Backend + 'static>() -> Recipe<B> {
 fn logistic_regression_breast_cancer() {
     let ds = breast_cancer().unwrap();
     let (train, test) = ds.train_test_split(0.2, 42, true).unwrap();
-    let t0 = std::time::Instant::now();
-    let plain = plain_run(&logreg_recipe(), &train, &test);
-    let t1 = std::time::Instant::now();
-    let secure = secure_run(logreg_recipe, &train, &test);
-    println!(
-        "logreg breast cancer: plain {:.4} ({:?}), secure {:.4} ({:?})",
-        plain.accuracy,
-        t1 - t0,
-        secure.accuracy,
-        t1.elapsed()
-    );
-    assert!(
-        secure.accuracy >= 0.96,
-        "secure accuracy {}",
-        secure.accuracy
-    );
-    assert!(
-        (secure.accuracy - plain.accuracy).abs() <= 0.01 + 1e-9,
-        "secure {} vs plain {}",
-        secure.accuracy,
-        plain.accuracy
+    check_parity(
+        "logreg breast cancer",
+        &logreg_recipe(),
+        logreg_recipe,
+        16,
+        &train,
+        &test,
+        0.96,
+        0.01,
     );
 }
 
@@ -92,27 +80,15 @@ fn mlp_recipe<B: Backend + 'static>() -> Recipe<B> {
 #[test]
 fn mlp_digits() {
     let (train, test) = digits_split();
-    let t0 = std::time::Instant::now();
-    let plain = plain_run(&mlp_recipe(), &train, &test);
-    let t1 = std::time::Instant::now();
-    let secure = secure_run(mlp_recipe, &train, &test);
-    println!(
-        "mlp digits: plain {:.4} ({:?}), secure {:.4} ({:?})",
-        plain.accuracy,
-        t1 - t0,
-        secure.accuracy,
-        t1.elapsed()
-    );
-    assert!(
-        secure.accuracy >= 0.95,
-        "secure accuracy {}",
-        secure.accuracy
-    );
-    assert!(
-        (secure.accuracy - plain.accuracy).abs() <= 0.01 + 1e-9,
-        "secure {} vs plain {}",
-        secure.accuracy,
-        plain.accuracy
+    check_parity(
+        "mlp digits",
+        &mlp_recipe(),
+        mlp_recipe,
+        16,
+        &train,
+        &test,
+        0.95,
+        0.01,
     );
 }
 
@@ -145,27 +121,15 @@ fn cnn_recipe<B: Backend + 'static>() -> Recipe<B> {
 #[test]
 fn cnn_digits() {
     let (train, test) = digits_split();
-    let t0 = std::time::Instant::now();
-    let plain = plain_run(&cnn_recipe(), &train, &test);
-    let t1 = std::time::Instant::now();
-    let secure = secure_run(cnn_recipe, &train, &test);
-    println!(
-        "cnn digits: plain {:.4} ({:?}), secure {:.4} ({:?})",
-        plain.accuracy,
-        t1 - t0,
-        secure.accuracy,
-        t1.elapsed()
-    );
-    assert!(
-        secure.accuracy >= 0.93,
-        "secure accuracy {}",
-        secure.accuracy
-    );
-    assert!(
-        (secure.accuracy - plain.accuracy).abs() <= 0.015,
-        "secure {} vs plain {}",
-        secure.accuracy,
-        plain.accuracy
+    check_parity(
+        "cnn digits",
+        &cnn_recipe(),
+        cnn_recipe,
+        16,
+        &train,
+        &test,
+        0.93,
+        0.015,
     );
 }
 

@@ -83,22 +83,15 @@ fn lenet_recipe<B: Backend + 'static>() -> Recipe<B> {
 #[ignore = "one epoch on 60,000 images: about a minute secure"]
 fn mlp_fashion_mnist_one_epoch() {
     let Some((train, test)) = load() else { return };
-    let t0 = std::time::Instant::now();
-    let plain = plain_run(&mlp_recipe(), &train, &test);
-    let t1 = std::time::Instant::now();
-    let secure = secure_run_at(20, mlp_recipe, &train, &test);
-    println!(
-        "mlp fashion-mnist: plain {:.4} ({:?}), secure {:.4} ({:?})",
-        plain.accuracy,
-        t1 - t0,
-        secure.accuracy,
-        t1.elapsed()
-    );
-    assert!(
-        (secure.accuracy - plain.accuracy).abs() <= 0.01,
-        "secure {} vs plain {}",
-        secure.accuracy,
-        plain.accuracy
+    check_parity(
+        "mlp fashion-mnist",
+        &mlp_recipe(),
+        mlp_recipe,
+        20,
+        &train,
+        &test,
+        0.0,
+        0.01,
     );
 }
 
@@ -106,26 +99,14 @@ fn mlp_fashion_mnist_one_epoch() {
 #[ignore = "one epoch of LeNet on 60,000 images: tens of minutes secure"]
 fn lenet_fashion_mnist_one_epoch() {
     let Some((train, test)) = load() else { return };
-    let t0 = std::time::Instant::now();
-    let plain = plain_run(&lenet_recipe(), &train, &test);
-    let t1 = std::time::Instant::now();
-    let secure = secure_run_at(20, lenet_recipe, &train, &test);
-    println!(
-        "lenet fashion-mnist: plain {:.4} ({:?}), secure {:.4} ({:?})",
-        plain.accuracy,
-        t1 - t0,
-        secure.accuracy,
-        t1.elapsed()
-    );
-    assert!(
-        secure.accuracy >= 0.85,
-        "secure accuracy {}",
-        secure.accuracy
-    );
-    assert!(
-        (secure.accuracy - plain.accuracy).abs() <= 0.01,
-        "secure {} vs plain {}",
-        secure.accuracy,
-        plain.accuracy
+    check_parity(
+        "lenet fashion-mnist",
+        &lenet_recipe(),
+        lenet_recipe,
+        20,
+        &train,
+        &test,
+        0.85,
+        0.01,
     );
 }

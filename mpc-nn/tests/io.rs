@@ -3,6 +3,9 @@
 //! independent reference), and a private model entered by its owner.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+use common::max_diff;
+
 use mpc_core::{AShare, FixedPoint, HarnessConfig, Party};
 use mpc_nn::init::Initializer;
 use mpc_nn::io::{
@@ -43,14 +46,6 @@ fn inputs() -> (ArrayD<f64>, ArrayD<f64>) {
     let x = Initializer::new(1).uniform(&[4, 1, 5, 5], 1.0);
     let y = Initializer::new(2).uniform(&[4, 3], 1.0);
     (x, y)
-}
-
-fn max_diff(a: &ArrayD<f64>, b: &ArrayD<f64>) -> f64 {
-    assert_eq!(a.shape(), b.shape());
-    a.iter()
-        .zip(b.iter())
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f64::max)
 }
 
 fn share_path(dir: &Path, role: usize) -> PathBuf {

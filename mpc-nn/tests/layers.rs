@@ -3,20 +3,14 @@
 //! standardiser, losses and optimizers likewise.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+use common::max_diff;
+
 use mpc_core::Party;
 use mpc_nn::init::Initializer;
 use mpc_nn::layers::*;
 use mpc_nn::{InitScheme, Module, Plain, Result};
 use ndarray::ArrayD;
-
-/// Largest absolute element-wise difference.
-fn max_diff(a: &ArrayD<f64>, b: &ArrayD<f64>) -> f64 {
-    assert_eq!(a.shape(), b.shape());
-    a.iter()
-        .zip(b.iter())
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f64::max)
-}
 
 /// A layer on engine `B`, built from `seed`.
 type Make<B> = fn(&mut B, &mut Initializer) -> Result<Box<dyn Module<B>>>;

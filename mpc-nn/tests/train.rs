@@ -1,6 +1,9 @@
 //! Losses, optimizers, evaluation and private inference on shares against the plaintext twin.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+use common::max_diff;
+
 use mpc_nn::init::Initializer;
 use mpc_nn::layers::{linear, relu};
 use mpc_nn::loss::{BceWithLogits, Loss, Mse, SoftmaxCrossEntropy};
@@ -8,14 +11,6 @@ use mpc_nn::optim::{AdamConfig, Optimizer, SgdConfig};
 use mpc_nn::train::{correct_count, divergence_report, format_divergence, train_step};
 use mpc_nn::{Backend, InitScheme, Module, Plain, Result, Sequential};
 use ndarray::ArrayD;
-
-fn max_diff(a: &ArrayD<f64>, b: &ArrayD<f64>) -> f64 {
-    assert_eq!(a.shape(), b.shape());
-    a.iter()
-        .zip(b.iter())
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f64::max)
-}
 
 fn net<B: Backend + 'static>(b: &mut B) -> Result<Sequential<B>> {
     let mut init = Initializer::new(3);

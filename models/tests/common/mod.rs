@@ -115,16 +115,7 @@ pub fn share_partitioned(
 }
 
 /// The secure run: training rows partitioned across the three parties, test rows held by party
-/// 0; only the aggregates come out.
-pub fn secure_run(
-    recipe: impl Fn() -> Recipe<Party> + Sync,
-    train: &Dataset,
-    test: &Dataset,
-) -> Metrics {
-    secure_run_at(16, recipe, train, test)
-}
-
-/// [`secure_run`] with `frac_bits` fractional bits.
+/// 0; only the aggregates come out. `frac_bits` fractional bits.
 pub fn secure_run_at(
     frac_bits: u32,
     recipe: impl Fn() -> Recipe<Party> + Sync,
@@ -149,4 +140,41 @@ pub fn secure_run_at(
     })
     .unwrap();
     outs[0]
+}
+
+/// Trains `recipe` on the twin and on shares (at `frac_bits`), prints both accuracies and times,
+/// and asserts the secure accuracy is at least `min` and within `tol` of the twin's.
+#[allow(clippy::too_many_arguments)]
+pub fn check_parity(
+    name: &str,
+    plain_recipe: &Recipe<Plain>,
+    secure_recipe: impl Fn() -> Recipe<Party> + Sync,
+    frac_bits: u32,
+    train: &Dataset,
+    test: &Dataset,
+    min: f64,
+    tol: f64,
+) {
+    let t0 = std::time::Instant::now();
+    let plain = plain_run(plain_recipe, train, test);
+    let t1 = std::time::Instant::now();
+    let secure = secure_run_at(frac_bits, secure_recipe, train, test);
+    println!(
+        "{name}: plain {:.4} ({:?}), secure {:.4} ({:?})",
+        plain.accuracy,
+        t1 - t0,
+        secure.accuracy,
+        t1.elapsed()
+    );
+    assert!(
+        secure.accuracy >= min,
+        "{name}: secure accuracy {}",
+        secure.accuracy
+    );
+    assert!(
+        (secure.accuracy - plain.accuracy).abs() <= tol + 1e-9,
+        "{name}: secure {} vs plain {}",
+        secure.accuracy,
+        plain.accuracy
+    );
 }
