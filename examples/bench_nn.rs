@@ -11,6 +11,9 @@
 //!   zero biases; `mlp_train_iter`: one SGD step (lr 0.1) with softmax cross-entropy;
 //! - `lenet_infer16`: LeNet (SecureNN / Falcon) at batch 16; `lenet_train_iter`: one SGD step
 //!   at batch 128.
+//!
+//! Inference workloads time the forward pass of a model shared before the timing; training
+//! workloads time building the model from its initial weights plus the step (or epoch).
 
 use anyhow::{Result, bail};
 use mpc_core::{AShare, CoreError, Party, time_3pc};
@@ -178,11 +181,27 @@ fn workload(name: &'static str) -> Result<()> {
             mpc_nn::secure_session(p);
             let sx = p.input_f64(0, (p.role() == 0).then_some(&x), x.shape())?;
             let sy = p.input_f64(1, (p.role() == 1).then_some(&y), y.shape())?;
-            Ok((sx, sy))
+            // inference uses one model built (shared) before the timing; training starts every
+            // timed step from the initial weights, so it builds its model inside
+            let model = build(name, p).map_err(core)?;
+            Ok((sx, sy, std::cell::RefCell::new(model)))
         },
-        |p: &mut Party, (sx, sy): &(AShare, AShare)| {
-            let mut m = build(name, p).map_err(core)?;
-            let out = run_op(name, p, &mut m, sx, sy).map_err(core)?;
+        |p: &mut Party,
+         (sx, sy, model): &(AShare, AShare, std::cell::RefCell<Sequential<Party>>)| {
+            let fresh = if name.ends_with("infer") || name.ends_with("infer16") {
+                None
+            } else {
+                Some(build(name, p).map_err(core)?)
+            };
+            let mut kept = model.borrow_mut();
+            let m = match fresh {
+                Some(f) => {
+                    *kept = f;
+                    &mut *kept
+                }
+                None => &mut *kept,
+            };
+            let out = run_op(name, p, m, sx, sy).map_err(core)?;
             let costs = m.costs().to_vec();
             let mut revealed = Vec::new();
             for t in &out {
