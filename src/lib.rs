@@ -30,7 +30,12 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod error;
 pub mod hospitals;
+pub mod plot;
+pub mod progress;
+
+pub use error::{Error, Result};
 
 pub use mpc_core as core;
 pub use mpc_models as models;

@@ -39,6 +39,49 @@ fn hospitals_demo_trains_both_models_and_reveals_only_to_the_owner() {
 }
 
 #[test]
+fn demo_writes_curves_plots_and_only_the_owners_models() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = DemoConfig {
+        epochs: 3,
+        model_owner: 2,
+        out_dir: Some(dir.path().to_path_buf()),
+        ..DemoConfig::default()
+    };
+    let r = run(&cfg).unwrap();
+    for m in &r.models {
+        assert_eq!(m.secure_curve.len(), 3, "{}", m.name);
+        assert_eq!(m.plain_curve.len(), 3, "{}", m.name);
+        assert_eq!(m.secure_curve[2].accuracy, m.secure_accuracy);
+        for (s, t) in m.secure_curve.iter().zip(&m.plain_curve) {
+            assert!((s.loss - t.loss).abs() < 0.02, "{}: {s:?} vs {t:?}", m.name);
+        }
+        assert!(!m.layer_costs.is_empty());
+        let file = m.model_file.as_ref().unwrap();
+        assert!(
+            file.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("hospital2-")
+        );
+        let params = trefoil::nn::io::import_safetensors(file).unwrap();
+        assert_eq!(params.len(), m.owner_params);
+    }
+    for name in ["training.svg", "training.png", "costs.svg", "costs.png"] {
+        let len = std::fs::metadata(dir.path().join(name)).unwrap().len();
+        assert!(len > 2_000, "{name}: {len} bytes");
+    }
+    let svg = std::fs::read_to_string(dir.path().join("training.svg")).unwrap();
+    assert!(svg.contains("MLP 30-16-1 (twin)"));
+    let others: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".safetensors") && !n.starts_with("hospital2-"))
+        .collect();
+    assert!(others.is_empty(), "{others:?}");
+    assert_eq!(r.files.len(), 6);
+}
+
+#[test]
 fn demo_rejects_a_bad_owner_and_bad_flags() {
     let e = run(&DemoConfig {
         model_owner: 3,

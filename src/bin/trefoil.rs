@@ -21,7 +21,7 @@ type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
 const USAGE: &str = "usage:
   trefoil                      (the hospitals demo)
-  trefoil demo [--vertical] [--epochs N] [--owner K]
+  trefoil demo [--vertical] [--epochs N] [--owner K] [--out DIR]
   trefoil keygen --parties 3 --out DIR
   trefoil party --config FILE [--stall-ms N]";
 
@@ -89,7 +89,11 @@ fn party(args: &[String]) -> Res<()> {
 }
 
 fn demo(args: &[String]) -> Res<()> {
-    let mut cfg = trefoil::hospitals::DemoConfig::default();
+    let mut cfg = trefoil::hospitals::DemoConfig {
+        out_dir: Some(PathBuf::from("trefoil-out")),
+        progress: true,
+        ..Default::default()
+    };
     let mut it = args.iter().skip(1);
     while let Some(a) = it.next() {
         let mut value = |name: &str| {
@@ -111,6 +115,7 @@ fn demo(args: &[String]) -> Res<()> {
                     .parse()
                     .map_err(|_| format!("--owner: {v:?} is not 0, 1 or 2"))?;
             }
+            "--out" => cfg.out_dir = Some(PathBuf::from(value("--out")?)),
             other => return Err(format!("demo: unknown flag {other:?}\n{USAGE}").into()),
         }
     }

@@ -1,0 +1,36 @@
+//! The facade's error type: what the demos, plots and private inference return.
+
+use std::path::PathBuf;
+
+/// Everything the facade's own code can fail with; errors of the member crates are wrapped.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An error of the layer API (shapes, data, files, or a protocol error underneath).
+    #[error(transparent)]
+    Nn(#[from] mpc_nn::NnError),
+    /// An error of a protocol (mpc-core).
+    #[error(transparent)]
+    Core(#[from] mpc_core::CoreError),
+    /// A plot could not be drawn or written.
+    #[error("plot {what}: {message}")]
+    Plot {
+        /// Which plot.
+        what: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// A file could not be written or read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// A setting is out of range; the message names it.
+    #[error("invalid setting: {0}")]
+    Config(String),
+}
+
+/// The facade's result type.
+pub type Result<T> = std::result::Result<T, Error>;
