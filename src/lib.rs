@@ -32,6 +32,7 @@
 
 pub mod error;
 pub mod hospitals;
+pub mod inference;
 pub mod plot;
 pub mod progress;
 
