@@ -37,7 +37,7 @@ fn digits_demo_answers_only_the_client_and_matches_the_plaintext_model() {
     }
 }
 
-fn weights_and_queries() -> (Vec<(String, ArrayD<f64>)>, ArrayD<f64>, ArrayD<f64>) {
+fn weights_and_queries() -> (trefoil::nn::io::NamedTensors, ArrayD<f64>, ArrayD<f64>) {
     let mut b = Plain::new();
     let mut m = mlp(&mut b, &MlpConfig::new(6, &[5], 3)).unwrap();
     let q = ArrayD::from_shape_fn(IxDyn(&[4, 6]), |i| {
