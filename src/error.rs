@@ -34,3 +34,15 @@ pub enum Error {
 
 /// The facade's result type.
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// So that facade calls compose with `?` inside the closures of [`mpc_nn::run_3pc`], whose
+/// parties return the layer API's error.
+impl From<Error> for mpc_nn::NnError {
+    fn from(e: Error) -> mpc_nn::NnError {
+        match e {
+            Error::Nn(e) => e,
+            Error::Core(e) => mpc_nn::NnError::Core(e),
+            other => mpc_nn::NnError::Config(other.to_string()),
+        }
+    }
+}

@@ -312,16 +312,14 @@ pub fn digits_demo(cfg: &InferenceDemoConfig) -> Result<InferenceDemoReport> {
             cfg.owner,
             &mut model,
             (role == cfg.owner).then_some(&weights),
-        )
-        .map_err(into_nn)?;
+        )?;
         let mut calls = Vec::new();
         let mut got = Vec::new();
         for q in [&one, &queries] {
             let before = p.stats();
             let t0 = Instant::now();
             let data = (role == cfg.client).then_some(q);
-            let r = private_predict(p, &mut model, cfg.client, data, q.shape(), Output::Class)
-                .map_err(into_nn)?;
+            let r = private_predict(p, &mut model, cfg.client, data, q.shape(), Output::Class)?;
             let s = p.stats().since(&before);
             calls.push((t0.elapsed(), s.bytes_sent, s.rounds));
             got.push(r);
@@ -363,13 +361,4 @@ pub fn digits_demo(cfg: &InferenceDemoConfig) -> Result<InferenceDemoReport> {
         opened_to_others,
         config: cfg.clone(),
     })
-}
-
-/// The harness runs closures returning the layer API's errors; carry ours through it.
-fn into_nn(e: Error) -> mpc_nn::NnError {
-    match e {
-        Error::Nn(e) => e,
-        Error::Core(e) => mpc_nn::NnError::Core(e),
-        other => mpc_nn::NnError::Config(other.to_string()),
-    }
 }

@@ -59,13 +59,10 @@ fn logits_from_a_safetensors_model_match_and_reach_only_the_client() {
         let weights = (p.role() == 2)
             .then(|| import_safetensors(&path))
             .transpose()?;
-        input_private_model(p, 2, &mut model, weights.as_ref())
-            .map_err(|e| trefoil::nn::NnError::Config(e.to_string()))?;
+        input_private_model(p, 2, &mut model, weights.as_ref())?;
         let data = (p.role() == 1).then_some(&q);
-        let logits = private_predict(p, &mut model, 1, data, &[4, 6], Output::Logits)
-            .map_err(|e| trefoil::nn::NnError::Config(e.to_string()))?;
-        let class = private_predict(p, &mut model, 1, data, &[4, 6], Output::Class)
-            .map_err(|e| trefoil::nn::NnError::Config(e.to_string()))?;
+        let logits = private_predict(p, &mut model, 1, data, &[4, 6], Output::Logits)?;
+        let class = private_predict(p, &mut model, 1, data, &[4, 6], Output::Class)?;
         Ok((logits, class))
     })
     .unwrap();
@@ -104,8 +101,7 @@ fn bad_calls_are_named_errors() {
     let (w, q, _) = weights_and_queries();
     let outs = trefoil::nn::run_3pc(|p: &mut Party| {
         let mut model = mlp(p, &MlpConfig::new(6, &[5], 3))?;
-        input_private_model(p, 0, &mut model, (p.role() == 0).then_some(&w))
-            .map_err(|e| trefoil::nn::NnError::Config(e.to_string()))?;
+        input_private_model(p, 0, &mut model, (p.role() == 0).then_some(&w))?;
         // every party checks its own arguments before anything is sent: here the client
         // announces a wrong shape and the others pass queries they do not own, so all three
         // fail locally and nothing is left half-sent
