@@ -30,7 +30,13 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod deploy;
+mod error;
 pub mod hospitals;
+pub mod job;
+pub mod run;
+
+pub use error::{Error, Result};
 
 pub use mpc_core as core;
 pub use mpc_models as models;

@@ -1,0 +1,83 @@
+use std::path::PathBuf;
+use thiserror::Error;
+
+/// Everything the facade's jobs and deployment helpers can fail with.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A job file could not be read.
+    #[error("job file {}: {detail}", path.display())]
+    JobFile {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        detail: String,
+    },
+    /// A job file's key is unknown, missing or has a bad value.
+    #[error("job key `{key}`: {detail}")]
+    JobKey {
+        /// The key, e.g. `train.epochs` or `data.sources[1].csv`.
+        key: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The parties run different job files.
+    #[error(
+        "job mismatch: this party's job file (sha256 {ours}) differs from party {peer}'s \
+         (sha256 {theirs}); the three servers must run the same job file"
+    )]
+    JobMismatch {
+        /// The peer with another job.
+        peer: usize,
+        /// Our job hash (hex, shortened).
+        ours: String,
+        /// The peer's job hash.
+        theirs: String,
+    },
+    /// The parties' data do not fit together (columns, classes, shapes).
+    #[error("data: {0}")]
+    Data(String),
+    /// A network or configuration failure.
+    #[error(transparent)]
+    Net(#[from] mpc_net::NetError),
+    /// A secure-computation failure.
+    #[error(transparent)]
+    Core(#[from] mpc_core::CoreError),
+    /// A layer, data-loading or model-file failure.
+    #[error(transparent)]
+    Nn(#[from] mpc_nn::NnError),
+    /// A file could not be written or read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
+    /// A spawned party process failed or did not finish.
+    #[error("{0}")]
+    Process(String),
+}
+
+impl Error {
+    /// A [`Error::JobKey`].
+    pub fn key(key: impl Into<String>, detail: impl Into<String>) -> Error {
+        Error::JobKey {
+            key: key.into(),
+            detail: detail.into(),
+        }
+    }
+}
+
+impl mpc_core::PartyError for Error {
+    fn is_disconnect(&self) -> bool {
+        match self {
+            Error::Core(e) => e.is_disconnect(),
+            Error::Nn(e) => e.is_disconnect(),
+            _ => false,
+        }
+    }
+}
+
+/// Result type of the facade.
+pub type Result<T> = std::result::Result<T, Error>;
