@@ -143,12 +143,24 @@ impl Drop for Guard {
 /// Runs `exe party --config <dir>/party<i>.toml --job <job>` three times and waits for all
 /// (at most `limit`; the processes still running then are killed and reported as failed).
 pub fn run_parties(exe: &Path, dir: &Path, job: &Path, limit: Duration) -> Result<Vec<PartyRun>> {
+    let set = [0, 1, 2].map(|i| (dir.join(format!("party{i}.toml")), job.to_path_buf()));
+    run_party_set(exe, &set, limit)
+}
+
+/// Runs `exe party --config <config> --job <job>` for each (config, job) pair, in role order,
+/// and waits for all (at most `limit`; the processes still running then are killed and
+/// reported as failed).
+pub fn run_party_set(
+    exe: &Path,
+    set: &[(PathBuf, PathBuf)],
+    limit: Duration,
+) -> Result<Vec<PartyRun>> {
     let mut children = Vec::new();
-    for role in 0..3 {
+    for (config, job) in set {
         let child = Command::new(exe)
             .arg("party")
             .arg("--config")
-            .arg(dir.join(format!("party{role}.toml")))
+            .arg(config)
             .arg("--job")
             .arg(job)
             .stdin(Stdio::null())
@@ -175,7 +187,7 @@ pub fn run_parties(exe: &Path, dir: &Path, job: &Path, limit: Duration) -> Resul
         }));
     }
     let start = Instant::now();
-    let mut status = [None, None, None];
+    let mut status = vec![None; children.len()];
     while status.iter().any(Option::is_none) && start.elapsed() < limit {
         for (i, g) in children.iter_mut().enumerate() {
             if status[i].is_none()
