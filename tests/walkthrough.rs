@@ -6,94 +6,11 @@
 //! server 1 the predictions. Every wait is bounded; children are killed at the end.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
+
+use common::{run_each, setup};
 use std::time::Duration;
-use trefoil::deploy::{PartyRun, free_port};
-
-const BIN: &str = env!("CARGO_BIN_EXE_trefoil");
-
-/// The README's `# file: NAME` code blocks, dedented.
-pub fn readme_files() -> Vec<(String, String)> {
-    let readme = include_str!("../README.md");
-    let mut out = Vec::new();
-    let mut lines = readme.lines();
-    while let Some(l) = lines.next() {
-        if l.trim() != "```toml" {
-            continue;
-        }
-        let indent = l.len() - l.trim_start().len();
-        let body: Vec<&str> = lines.by_ref().take_while(|l| l.trim() != "```").collect();
-        if let Some(name) = body.first().and_then(|f| f.trim().strip_prefix("# file: ")) {
-            let text: String = body[1..]
-                .iter()
-                .map(|l| format!("{}\n", l.get(indent..).unwrap_or("")))
-                .collect();
-            out.push((name.to_string(), text));
-        }
-    }
-    out
-}
-
-fn run(args: &[&str], cwd: &Path) {
-    let out = Command::new(BIN)
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{args:?}: {out:?}");
-}
-
-/// Sets up `root/server{0,1,2}` as the walkthrough says; returns the server folders.
-pub fn setup(root: &Path) -> [PathBuf; 3] {
-    run(&["keygen", "--parties", "3", "--out", "certs"], root);
-    run(&["sample-data", "--out", "data"], root);
-    let files = readme_files();
-    let get = |name: &str| {
-        files
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, t)| t.clone())
-            .unwrap_or_else(|| panic!("README has no `# file: {name}` block"))
-    };
-    let ports = [
-        free_port().unwrap(),
-        free_port().unwrap(),
-        free_port().unwrap(),
-    ];
-    let mut config = get("party0.toml");
-    for (i, p) in ports.iter().enumerate() {
-        config = config.replace(
-            &format!("127.0.0.1:{}", 7000 + i),
-            &format!("127.0.0.1:{p}"),
-        );
-    }
-    let servers = [0, 1, 2].map(|i| root.join(format!("server{i}")));
-    for (i, dir) in servers.iter().enumerate() {
-        std::fs::create_dir_all(dir.join("certs")).unwrap();
-        for f in [
-            "ca.pem".to_string(),
-            format!("party{i}.pem"),
-            format!("party{i}.key"),
-        ] {
-            std::fs::copy(root.join("certs").join(&f), dir.join("certs").join(&f)).unwrap();
-        }
-        let cfg = config
-            .replace("role = 0", &format!("role = {i}"))
-            .replace("party0.", &format!("party{i}."));
-        std::fs::write(dir.join(format!("party{i}.toml")), cfg).unwrap();
-        std::fs::write(dir.join("job.toml"), get("job.toml")).unwrap();
-        std::fs::write(dir.join("predict.toml"), get("predict.toml")).unwrap();
-        let csv = format!("hospital{i}.csv");
-        std::fs::copy(root.join("data").join(&csv), dir.join(&csv)).unwrap();
-    }
-    std::fs::copy(
-        root.join("data/queries.csv"),
-        servers[1].join("queries.csv"),
-    )
-    .unwrap();
-    servers
-}
+use trefoil::deploy::PartyRun;
 
 fn json(r: &PartyRun) -> serde_json::Value {
     assert!(
@@ -138,19 +55,4 @@ fn readme_three_machine_walkthrough_trains_and_predicts() {
     let rows = preds.lines().count() - 1;
     assert_eq!(rows as u64, reports[1]["test_rows"].as_u64().unwrap());
     assert!(preds.starts_with("row,diagnosis\n0,"), "{preds}");
-}
-
-/// Runs the three servers, each from its own folder (its config, its job file copy).
-pub fn run_each(servers: &[PathBuf; 3], job: &str, limit: Duration) -> Vec<PartyRun> {
-    trefoil::deploy::run_party_set(
-        BIN.as_ref(),
-        &[0, 1, 2].map(|i| {
-            (
-                servers[i].join(format!("party{i}.toml")),
-                servers[i].join(job),
-            )
-        }),
-        limit,
-    )
-    .unwrap()
 }
