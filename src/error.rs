@@ -54,6 +54,28 @@ pub enum Error {
         /// The operating system's reason.
         source: std::io::Error,
     },
+    /// An external data owner's delivery failed (refused, disconnected, timed out...).
+    #[error("intake from {peer}: {detail}")]
+    Intake {
+        /// The other end: an owner (seen by a server) or a server (seen by an owner).
+        peer: String,
+        /// What went wrong.
+        detail: String,
+    },
+    /// A connection to the intake presented a certificate that is not an expected owner's.
+    #[error("intake: wrong identity: {detail}")]
+    OwnerIdentity {
+        /// Why the certificate does not fit.
+        detail: String,
+    },
+    /// Not every expected owner delivered within the intake timeout.
+    #[error("intake: timed out after {millis} ms waiting for owners {missing:?}")]
+    IntakeTimeout {
+        /// Owners that did not deliver.
+        missing: Vec<usize>,
+        /// The timeout.
+        millis: u64,
+    },
     /// A spawned party process failed or did not finish.
     #[error("{0}")]
     Process(String),

@@ -85,6 +85,9 @@ pub struct Job {
     /// The model, queries and predictions (infer jobs).
     #[serde(default)]
     pub infer: Option<InferSpec>,
+    /// Where the servers accept external data owners (train jobs with `data.owners`).
+    #[serde(default)]
+    pub intake: Option<IntakeSpec>,
     /// The directory relative paths are resolved against (not part of the file).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -131,6 +134,24 @@ pub struct DataSpec {
     /// Who holds which CSV (train jobs).
     #[serde(default)]
     pub sources: Vec<Source>,
+    /// External data owners (`trefoil share --owner K`) whose rows join the training data.
+    #[serde(default)]
+    pub owners: Vec<usize>,
+}
+
+/// The servers' intake of external owners' shares.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntakeSpec {
+    /// `host:port` where server 0, 1 and 2 accept owners.
+    pub addresses: [String; 3],
+    /// How long the servers wait for every owner, and an owner for the servers.
+    #[serde(default = "default_intake_timeout")]
+    pub timeout_ms: u64,
+}
+
+fn default_intake_timeout() -> u64 {
+    60_000
 }
 
 fn yes() -> bool {
@@ -394,11 +415,45 @@ impl Job {
         if self.infer.is_some() {
             return Err(Error::key("infer", "only for kind = \"infer\""));
         }
-        if self.data.sources.is_empty() {
+        if self.data.sources.is_empty() && self.data.owners.is_empty() {
             return Err(Error::key(
                 "data.sources",
-                "missing: a train job needs at least one [[data.sources]] (party, csv)",
+                "missing: a train job needs [[data.sources]] (party, csv) or data.owners",
             ));
+        }
+        for (i, o) in self.data.owners.iter().enumerate() {
+            if *o >= 1000 || self.data.owners[..i].contains(o) {
+                return Err(Error::key(
+                    "data.owners",
+                    format!("{o}: owners are distinct indices below 1000"),
+                ));
+            }
+        }
+        match (&self.intake, self.data.owners.is_empty()) {
+            (None, false) => {
+                return Err(Error::key(
+                    "intake",
+                    "missing: data.owners needs [intake] addresses (one per server)",
+                ));
+            }
+            (Some(_), true) => return Err(Error::key("intake", "only with data.owners")),
+            (Some(i), false) => {
+                for (k, a) in i.addresses.iter().enumerate() {
+                    if !a
+                        .rsplit_once(':')
+                        .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok())
+                    {
+                        return Err(Error::key(
+                            format!("intake.addresses[{k}]"),
+                            format!("{a:?} is not host:port"),
+                        ));
+                    }
+                }
+                if i.timeout_ms == 0 {
+                    return Err(Error::key("intake.timeout_ms", "must be at least 1"));
+                }
+            }
+            (None, true) => {}
         }
         for (i, s) in self.data.sources.iter().enumerate() {
             check_party(&format!("data.sources[{i}].party"), s.party)?;
@@ -473,6 +528,12 @@ impl Job {
             return Err(Error::key(
                 "data.sources",
                 "only for kind = \"train\" (infer has infer.queries)",
+            ));
+        }
+        if !self.data.owners.is_empty() || self.intake.is_some() {
+            return Err(Error::key(
+                "data.owners",
+                "external owners only feed train jobs",
             ));
         }
         let inf = self

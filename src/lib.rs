@@ -33,6 +33,7 @@
 pub mod deploy;
 mod error;
 pub mod hospitals;
+pub mod intake;
 pub mod job;
 pub mod run;
 

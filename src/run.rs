@@ -12,6 +12,7 @@ use mpc_core::{AShare, FixedPoint, Party};
 use mpc_models::{Activation, MlpConfig, logistic_regression, mlp, softmax_regression};
 use mpc_net::TcpTransport;
 use mpc_net::config::PartyConfig;
+use mpc_net::tls::TlsIdentity;
 use mpc_nn::data::{Dataset, parse_csv};
 use mpc_nn::io::{NamedTensors, export_safetensors, import_safetensors, input_model, load_shares};
 use mpc_nn::io::{reveal_model_to, save_shares};
@@ -144,15 +145,15 @@ type XY = (Array2<f64>, Array2<f64>);
 type PlainStd = (ArrayD<f64>, ArrayD<f64>);
 
 /// One party's rows: features, class indices (if labelled) and the feature names.
-struct Rows {
-    x: Array2<f64>,
-    labels: Option<Vec<usize>>,
-    names: Vec<String>,
+pub(crate) struct Rows {
+    pub(crate) x: Array2<f64>,
+    pub(crate) labels: Option<Vec<usize>>,
+    pub(crate) names: Vec<String>,
 }
 
 /// Reads a CSV with the job's columns. Without `need_label`, a file without the label column
 /// is read as unlabelled queries.
-fn read_rows(job: &Job, path: &Path, need_label: bool) -> Result<Rows> {
+pub(crate) fn read_rows(job: &Job, path: &Path, need_label: bool) -> Result<Rows> {
     let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
@@ -301,7 +302,7 @@ fn agree_shapes(
     d: usize,
     names: &[String],
     what: &str,
-) -> Result<(Vec<[usize; 3]>, usize)> {
+) -> Result<(Vec<[usize; 3]>, Option<Vec<u64>>)> {
     let mut mine: Vec<u64> = counts.iter().map(|&c| c as u64).collect();
     mine.push(d as u64);
     mine.extend(names_hash(names));
@@ -333,14 +334,25 @@ fn agree_shapes(
             Some(_) => {}
         }
     }
-    let d = first
-        .map(|(_, a)| a[k] as usize)
-        .ok_or_else(|| Error::Data(format!("no party has any {what} rows")))?;
-    Ok((rows, d))
+    Ok((rows, first.map(|(_, a)| a[k..].to_vec())))
 }
 
-/// Runs `job` as this party; `progress` receives human-readable progress lines.
-pub fn run_job(p: &mut Party, job: &Job, progress: &mut dyn FnMut(&str)) -> Result<JobReport> {
+/// `d` from a shape announcement of [`agree_shapes`], or an error if nobody has rows.
+fn columns_of(shape: Option<&Vec<u64>>, what: &str) -> Result<usize> {
+    shape
+        .and_then(|a| a.first())
+        .map(|&d| d as usize)
+        .ok_or_else(|| Error::Data(format!("no party has any {what} rows")))
+}
+
+/// Runs `job` as this party; `progress` receives human-readable progress lines. `intake` is
+/// this server's TLS identity, needed to accept external data owners (`data.owners`).
+pub fn run_job(
+    p: &mut Party,
+    job: &Job,
+    intake: Option<&TlsIdentity>,
+    progress: &mut dyn FnMut(&str),
+) -> Result<JobReport> {
     let t0 = Instant::now();
     mpc_nn::secure_session(p);
     check_same_job(p, job)?;
@@ -349,7 +361,7 @@ pub fn run_job(p: &mut Party, job: &Job, progress: &mut dyn FnMut(&str)) -> Resu
         job.id, job.kind
     ));
     let mut report = match job.kind {
-        JobKind::Train => train(p, job, progress)?,
+        JobKind::Train => train(p, job, intake, progress)?,
         JobKind::Infer => infer(p, job, progress)?,
     };
     let s = p.stats();
@@ -406,7 +418,95 @@ fn local_rows(job: &Job, role: usize, sources: &[&Source]) -> Result<Option<Rows
     Ok(acc)
 }
 
-fn train(p: &mut Party, job: &Job, progress: &mut dyn FnMut(&str)) -> Result<JobReport> {
+/// Splits a party's (or owner's) rows into train and test rows, as features and label matrix.
+pub(crate) fn split_local(job: &Job, r: &Rows) -> Result<(XY, Option<XY>)> {
+    let t = job.train_spec();
+    let outputs = job.outputs();
+    let labels = r.labels.clone().unwrap_or_default();
+    let ds = Dataset::new(
+        r.x.clone(),
+        labels.into(),
+        job.data.classes.len(),
+        r.names.clone(),
+        job.data.classes.clone(),
+    )?;
+    let lab = |d: &Dataset| label_matrix(&d.labels.to_vec(), outputs);
+    if t.test_fraction > 0.0 {
+        let (a, b) = ds.train_test_split(t.test_fraction, t.seed, false)?;
+        Ok((
+            (a.features.clone(), lab(&a)),
+            Some((b.features.clone(), lab(&b))),
+        ))
+    } else {
+        Ok(((ds.features.clone(), lab(&ds)), None))
+    }
+}
+
+/// The servers compare what each received from every owner (shapes and column names must be
+/// the same on the three, and fit the parties' columns). Returns the deliveries with their
+/// shape announcement (`d` and names hash).
+fn agree_owner_shapes(
+    p: &mut Party,
+    got: &[crate::intake::OwnerData],
+    parties: Option<&Vec<u64>>,
+    outputs: usize,
+) -> Result<Vec<(crate::intake::OwnerData, Vec<u64>)>> {
+    let mut mine = Vec::new();
+    let mut out = Vec::new();
+    for o in got {
+        let t = &o.tensors;
+        let d = t[0].shape()[1];
+        let ok = t[2].shape()[1] == d
+            && t[1].shape()[1] == outputs
+            && t[3].shape()[1] == outputs
+            && t[0].shape()[0] == t[1].shape()[0]
+            && t[2].shape()[0] == t[3].shape()[0];
+        if !ok {
+            return Err(Error::Intake {
+                peer: format!("owner {}", o.owner),
+                detail: format!(
+                    "tensors of shapes {:?} do not fit {outputs} label columns",
+                    t.iter().map(|x| x.shape().to_vec()).collect::<Vec<_>>()
+                ),
+            });
+        }
+        let mut shape = vec![d as u64];
+        shape.extend(names_hash(&o.names));
+        if let Some(ps) = parties
+            && *ps != shape
+        {
+            return Err(Error::Data(format!(
+                "the feature columns of owner {} ({d} columns) differ from the parties' ({}) \
+                 in number, names or order; list them in data.features",
+                o.owner, ps[0]
+            )));
+        }
+        mine.extend([
+            o.owner as u64,
+            t[0].shape()[0] as u64,
+            t[2].shape()[0] as u64,
+        ]);
+        mine.extend(&shape);
+        out.push((o.clone(), shape));
+    }
+    let all = exchange(p, &mine)?;
+    for (server, theirs) in all.iter().enumerate() {
+        if *theirs != mine {
+            return Err(Error::Data(format!(
+                "server {server} received other shapes or columns from the external owners than \
+                 this server; an owner sent inconsistent data"
+            )));
+        }
+    }
+    Ok(out)
+}
+
+fn train(
+    p: &mut Party,
+    job: &Job,
+    intake: Option<&TlsIdentity>,
+    progress: &mut dyn FnMut(&str),
+) -> Result<JobReport> {
     let role = p.role();
     let t = job.train_spec();
     let outputs = job.outputs();
@@ -416,50 +516,61 @@ fn train(p: &mut Party, job: &Job, progress: &mut dyn FnMut(&str)) -> Result<Job
     let (tr, te): (Option<XY>, Option<XY>) = match &local {
         None => (None, None),
         Some(r) => {
-            let labels = r.labels.clone().unwrap_or_default();
-            let ds = Dataset::new(
-                r.x.clone(),
-                labels.into(),
-                job.data.classes.len(),
-                r.names.clone(),
-                job.data.classes.clone(),
-            )?;
-            if t.test_fraction > 0.0 {
-                let (a, b) = ds.train_test_split(t.test_fraction, t.seed, false)?;
-                let lab = |d: &Dataset| label_matrix(&d.labels.to_vec(), outputs);
-                (
-                    Some((a.features.clone(), lab(&a))),
-                    Some((b.features.clone(), lab(&b))),
-                )
-            } else {
-                (
-                    Some((
-                        ds.features.clone(),
-                        label_matrix(&ds.labels.to_vec(), outputs),
-                    )),
-                    None,
-                )
-            }
+            let (a, b) = split_local(job, r)?;
+            (Some(a), b)
         }
     };
     let n_tr = tr.as_ref().map_or(0, |m| m.0.nrows());
     let n_te = te.as_ref().map_or(0, |m| m.0.nrows());
     let names = local.as_ref().map(|r| r.names.clone()).unwrap_or_default();
     let d_local = local.as_ref().map_or(0, |r| r.x.ncols());
-    let (rows, d) = agree_shapes(p, &[n_tr, n_te], d_local, &names, "training data")?;
+    let (rows, shape) = agree_shapes(p, &[n_tr, n_te], d_local, &names, "training data")?;
+    let owners = match (job.data.owners.is_empty(), intake) {
+        (true, _) => Vec::new(),
+        (false, None) => {
+            return Err(Error::key(
+                "data.owners",
+                "this party has no TLS identity to accept owners with",
+            ));
+        }
+        (false, Some(id)) => {
+            let frac_bits = p.fixed_point().frac_bits();
+            let got = crate::intake::receive_owners(job, role, frac_bits, id, progress)?;
+            agree_owner_shapes(p, &got, shape.as_ref(), outputs)?
+        }
+    };
+    let shape = shape.or_else(|| owners.first().map(|o| o.1.clone()));
+    let d = columns_of(shape.as_ref(), "training")?;
     let (train_rows, test_rows) = (rows[0], rows[1]);
-    let total_tr: usize = train_rows.iter().sum();
-    let total_te: usize = test_rows.iter().sum();
+    let owner_rows = |t: usize| -> usize { owners.iter().map(|o| o.0.tensors[t].shape()[0]).sum() };
+    let total_tr: usize = train_rows.iter().sum::<usize>() + owner_rows(0);
+    let total_te: usize = test_rows.iter().sum::<usize>() + owner_rows(2);
     progress(&format!(
-        "DATA {total_tr} training and {total_te} test rows of {d} features (parties hold {:?} + {:?})",
-        train_rows, test_rows
+        "DATA {total_tr} training and {total_te} test rows of {d} features (parties hold {:?} + {:?}, \
+         {} external owners)",
+        train_rows,
+        test_rows,
+        owners.len()
     ));
-    let x = share_blocks(p, &train_rows, d, tr.as_ref().map(|m| &m.0))?;
-    let y = share_blocks(p, &train_rows, outputs, tr.as_ref().map(|m| &m.1))?;
+    let pooled =
+        |p: &mut Party, rows: &[usize; 3], cols: usize, mine: Option<&Array2<f64>>, t: usize| {
+            let mut parts = Vec::new();
+            if rows.iter().any(|&r| r > 0) {
+                parts.push(share_blocks(p, rows, cols, mine)?);
+            }
+            for (o, _) in owners.iter() {
+                if o.tensors[t].shape()[0] > 0 {
+                    parts.push(o.tensors[t].clone());
+                }
+            }
+            Ok::<_, Error>(AShare::concat(0, &parts.iter().collect::<Vec<_>>())?)
+        };
+    let x = pooled(p, &train_rows, d, tr.as_ref().map(|m| &m.0), 0)?;
+    let y = pooled(p, &train_rows, outputs, tr.as_ref().map(|m| &m.1), 1)?;
     let test = if total_te > 0 {
         Some((
-            share_blocks(p, &test_rows, d, te.as_ref().map(|m| &m.0))?,
-            share_blocks(p, &test_rows, outputs, te.as_ref().map(|m| &m.1))?,
+            pooled(p, &test_rows, d, te.as_ref().map(|m| &m.0), 2)?,
+            pooled(p, &test_rows, outputs, te.as_ref().map(|m| &m.1), 3)?,
         ))
     } else {
         None
@@ -596,13 +707,14 @@ fn infer(p: &mut Party, job: &Job, progress: &mut dyn FnMut(&str)) -> Result<Job
     let labelled_local = local.as_ref().is_some_and(|r| r.labels.is_some());
     let names = local.as_ref().map(|r| r.names.clone()).unwrap_or_default();
     let d_local = local.as_ref().map_or(0, |r| r.x.ncols());
-    let (rows, d) = agree_shapes(
+    let (rows, shape) = agree_shapes(
         p,
         &[n_local, usize::from(labelled_local)],
         d_local,
         &names,
         "queries",
     )?;
+    let d = columns_of(shape.as_ref(), "query")?;
     let n = rows[0][q.party];
     let labelled = rows[1][q.party] == 1;
     progress(&format!(

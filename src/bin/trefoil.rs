@@ -4,6 +4,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use mpc_core::Party;
 use mpc_net::config::PartyConfig;
+use mpc_net::tls::TlsIdentity;
 use ndarray::{ArrayD, IxDyn};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,6 +39,9 @@ enum Cmd {
         /// Number of party certificates.
         #[arg(long, default_value_t = 3, value_name = "N")]
         parties: usize,
+        /// Number of external data-owner certificates (owner<k>.pem / .key, for `share`).
+        #[arg(long, default_value_t = 0, value_name = "N")]
+        owners: usize,
         /// Output directory (created if needed).
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
@@ -59,6 +63,33 @@ enum Cmd {
         /// Wait this long after connecting (for testing a killed peer).
         #[arg(long, value_name = "MS", default_value_t = 0)]
         stall_ms: u64,
+    },
+    /// Secret-shares a data owner's CSV to the three servers of a train job.
+    ///
+    /// For a hospital that is not one of the three servers: reads the CSV with the job's
+    /// columns and classes, splits it like the parties do, and sends each server only its two
+    /// components of the replicated sharing (fresh CSPRNG randomness) plus the public shapes,
+    /// over mutual TLS with the owner certificate from `keygen --owners`. The job must list the
+    /// owner in `data.owners`; the servers must be running the job (`trefoil party`).
+    Share {
+        /// The job file (the servers' job; its [intake] addresses are dialled).
+        #[arg(long, value_name = "FILE")]
+        job: PathBuf,
+        /// This owner's index (its certificate names trefoil-owner-K).
+        #[arg(long, value_name = "K")]
+        owner: usize,
+        /// The CSV file to share.
+        #[arg(long, value_name = "FILE")]
+        csv: PathBuf,
+        /// The consortium CA certificate.
+        #[arg(long, value_name = "FILE")]
+        ca: PathBuf,
+        /// This owner's certificate.
+        #[arg(long, value_name = "FILE")]
+        cert: PathBuf,
+        /// This owner's private key.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
     },
     /// Writes the walkthrough's sample data: hospital<i>.csv per hospital and queries.csv.
     ///
@@ -139,19 +170,43 @@ fn party(config: PathBuf, job: Option<PathBuf>, stall_ms: u64) -> Result<()> {
     match job {
         None => check_computation(&mut p),
         Some(job) => {
-            let report = trefoil::run::run_job(&mut p, &job, &mut |line| println!("{line}"))?;
+            let identity = match (&cfg.tls, job.data.owners.is_empty()) {
+                (Some(t), false) => Some(TlsIdentity::load(&t.ca, &t.cert, &t.key)?),
+                (None, false) => bail!("data.owners needs a [tls] identity in the party config"),
+                (_, true) => None,
+            };
+            let report = trefoil::run::run_job(&mut p, &job, identity.as_ref(), &mut |line| {
+                println!("{line}")
+            })?;
             println!("RESULT {}", report.to_json());
             Ok(())
         }
     }
 }
 
-fn keygen(parties: usize, out: PathBuf) -> Result<()> {
-    let material = mpc_net::keygen::generate(parties, "Trefoil consortium CA")?;
+fn keygen(parties: usize, owners: usize, out: PathBuf) -> Result<()> {
+    let material = mpc_net::keygen::generate_with_owners(parties, owners, "Trefoil consortium CA")?;
     for f in material.write_to(&out)? {
         println!("wrote {}", f.display());
     }
     println!("give party i: ca.pem, party<i>.pem, party<i>.key; keep ca.key offline");
+    Ok(())
+}
+
+fn share(
+    job: &std::path::Path,
+    owner: usize,
+    csv: &std::path::Path,
+    tls: [&PathBuf; 3],
+) -> Result<()> {
+    let job = Job::load(job)?;
+    let identity = TlsIdentity::load(tls[0], tls[1], tls[2])?;
+    let timeout = Duration::from_millis(job.intake.as_ref().map_or(60_000, |i| i.timeout_ms));
+    let r = trefoil::intake::share_csv(&job, owner, &identity, csv, timeout)?;
+    println!(
+        "RESULT {}",
+        serde_json::to_string(&r).context("cannot print the result")?
+    );
     Ok(())
 }
 
@@ -210,7 +265,19 @@ fn main() -> ExitCode {
             ..DemoArgs::default()
         }),
         Some(Cmd::Demo(a)) => demo(a),
-        Some(Cmd::Keygen { parties, out }) => keygen(parties, out),
+        Some(Cmd::Keygen {
+            parties,
+            owners,
+            out,
+        }) => keygen(parties, owners, out),
+        Some(Cmd::Share {
+            job,
+            owner,
+            csv,
+            ca,
+            cert,
+            key,
+        }) => share(&job, owner, &csv, [&ca, &cert, &key]),
         Some(Cmd::Party {
             config,
             job,
