@@ -53,6 +53,16 @@
 //! predictions_path = "predictions.csv"
 //! ```
 //!
+//! A train job may also pool the rows of **external data owners** that run no server
+//! (`trefoil share`, see [`crate::intake`]): list them in `data.owners = [0, 1]` and say where
+//! the servers accept them:
+//!
+//! ```toml
+//! [intake]
+//! addresses = ["10.0.0.1:7100", "10.0.0.2:7100", "10.0.0.3:7100"]  # servers 0, 1, 2
+//! timeout_ms = 60000             # how long servers wait for every owner
+//! ```
+//!
 //! Unknown keys and bad values are [`Error::JobFile`] / [`Error::JobKey`] errors naming the key.
 //! [`Job::digest`] hashes the parsed job (not its spelling), and the parties compare digests
 //! before anything else, so different job files fail at once on every party.
@@ -673,6 +683,22 @@ shares_path = "s{role}.safetensors"
             "train.test_fraction"
         );
         assert!(key_of(&TRAIN.replace("epochs = 3", "epochs = \"x\"")).contains("epochs"));
+        // external owners need an intake, and the intake needs owners
+        let owners = TRAIN.replace(
+            "classes = [\"0\", \"1\"]",
+            "classes = [\"0\", \"1\"]\nowners = [0, 2]",
+        );
+        assert_eq!(key_of(&owners), "intake");
+        let intake = "\n[intake]\naddresses = [\"h:1\", \"h:2\", \"h:3\"]\n";
+        let j = Job::from_toml_str(&format!("{owners}{intake}"), Path::new("/j")).unwrap();
+        assert_eq!(j.data.owners, [0, 2]);
+        assert_eq!(j.intake.unwrap().timeout_ms, 60_000);
+        assert_eq!(key_of(&format!("{TRAIN}{intake}")), "intake");
+        assert_eq!(
+            key_of(&format!("{owners}{}", intake.replace("h:2", "h2"))),
+            "intake.addresses[1]"
+        );
+        assert_eq!(key_of(&owners.replace("[0, 2]", "[1, 1]")), "data.owners");
     }
 
     #[test]

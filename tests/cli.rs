@@ -208,3 +208,25 @@ fn demo_processes_runs_three_processes_over_tls() {
         assert_eq!(v["model_written"].is_string(), role == 2, "{line}");
     }
 }
+
+#[test]
+fn servers_stop_waiting_for_a_missing_owner() {
+    let tmp = tempfile::tempdir().unwrap();
+    let servers = setup(tmp.path());
+    for s in &servers {
+        let p = s.join("pool.toml");
+        let text = std::fs::read_to_string(&p).unwrap();
+        std::fs::write(&p, text.replace("timeout_ms = 60000", "timeout_ms = 1500")).unwrap();
+    }
+    let runs = run_each(&servers, "pool.toml", Duration::from_secs(60));
+    for r in &runs {
+        assert!(!r.success);
+        assert!(
+            r.stderr
+                .contains("timed out after 1500 ms waiting for owners [0]"),
+            "{}: {}",
+            r.role,
+            r.stderr
+        );
+    }
+}

@@ -41,7 +41,19 @@ fn run(args: &[&str], cwd: &Path) {
 
 /// Sets up `root/server{0,1,2}` as the walkthrough says; returns the server folders.
 pub fn setup(root: &Path) -> [PathBuf; 3] {
-    run(&["keygen", "--parties", "3", "--out", "certs"], root);
+    // step 6's keygen (with an owner certificate) covers step 1's
+    run(
+        &[
+            "keygen",
+            "--parties",
+            "3",
+            "--owners",
+            "1",
+            "--out",
+            "certs",
+        ],
+        root,
+    );
     run(&["sample-data", "--out", "data"], root);
     let files = readme_files();
     let get = |name: &str| {
@@ -51,17 +63,14 @@ pub fn setup(root: &Path) -> [PathBuf; 3] {
             .map(|(_, t)| t.clone())
             .unwrap_or_else(|| panic!("README has no `# file: {name}` block"))
     };
-    let ports = [
-        free_port().unwrap(),
-        free_port().unwrap(),
-        free_port().unwrap(),
-    ];
     let mut config = get("party0.toml");
-    for (i, p) in ports.iter().enumerate() {
-        config = config.replace(
-            &format!("127.0.0.1:{}", 7000 + i),
-            &format!("127.0.0.1:{p}"),
-        );
+    let mut pool = get("pool.toml");
+    for i in 0..3 {
+        let port = |base: usize| format!("127.0.0.1:{}", base + i);
+        let free = format!("127.0.0.1:{}", free_port().unwrap());
+        config = config.replace(&port(7000), &free);
+        let free = format!("127.0.0.1:{}", free_port().unwrap());
+        pool = pool.replace(&port(7100), &free);
     }
     let servers = [0, 1, 2].map(|i| root.join(format!("server{i}")));
     for (i, dir) in servers.iter().enumerate() {
@@ -79,6 +88,7 @@ pub fn setup(root: &Path) -> [PathBuf; 3] {
         std::fs::write(dir.join(format!("party{i}.toml")), cfg).unwrap();
         std::fs::write(dir.join("job.toml"), get("job.toml")).unwrap();
         std::fs::write(dir.join("predict.toml"), get("predict.toml")).unwrap();
+        std::fs::write(dir.join("pool.toml"), &pool).unwrap();
         let csv = format!("hospital{i}.csv");
         std::fs::copy(root.join("data").join(&csv), dir.join(&csv)).unwrap();
     }
@@ -87,6 +97,14 @@ pub fn setup(root: &Path) -> [PathBuf; 3] {
         servers[1].join("queries.csv"),
     )
     .unwrap();
+    // the external owner's machine: the CA, its own certificate, the job and its CSV
+    let owner = root.join("owner0");
+    std::fs::create_dir_all(owner.join("certs")).unwrap();
+    for f in ["ca.pem", "owner0.pem", "owner0.key"] {
+        std::fs::copy(root.join("certs").join(f), owner.join("certs").join(f)).unwrap();
+    }
+    std::fs::write(owner.join("pool.toml"), &pool).unwrap();
+    std::fs::copy(root.join("data/hospital2.csv"), owner.join("hospital2.csv")).unwrap();
     servers
 }
 
@@ -103,4 +121,27 @@ pub fn run_each(servers: &[PathBuf; 3], job: &str, limit: Duration) -> Vec<Party
         limit,
     )
     .unwrap()
+}
+
+/// Runs `trefoil share` as the README's step 6 says, from `root/owner0`, with `cert` as the
+/// owner's certificate name (e.g. `owner0`).
+pub fn share(root: &Path, cert: &str) -> std::process::Output {
+    Command::new(BIN)
+        .args([
+            "share",
+            "--job",
+            "pool.toml",
+            "--owner",
+            "0",
+            "--csv",
+            "hospital2.csv",
+        ])
+        .args(["--ca", "certs/ca.pem"])
+        .arg("--cert")
+        .arg(format!("certs/{cert}.pem"))
+        .arg("--key")
+        .arg(format!("certs/{cert}.key"))
+        .current_dir(root.join("owner0"))
+        .output()
+        .unwrap()
 }
