@@ -31,8 +31,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 const MAGIC: &[u8; 16] = b"TREFOIL-INTAKE1\n";
-/// Largest tensor an owner may send, in elements (2^26: 512 MiB of components).
-const MAX_ELEMENTS: usize = 1 << 26;
+/// Largest tensor an owner may send, in elements (2^24: 128 MiB per component).
+const MAX_ELEMENTS: usize = 1 << 24;
 const IO_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The public part of an owner's delivery.

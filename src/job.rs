@@ -581,7 +581,11 @@ impl Job {
     /// SHA-256 of the parsed job (its canonical JSON form), independent of spelling, comments
     /// and the directory it was read from.
     pub fn digest(&self) -> [u8; 32] {
-        let canonical = serde_json::to_vec(self).unwrap_or_default();
+        let mut plain = self.clone();
+        plain.base_dir = PathBuf::new();
+        // JSON fails only on a path that is not UTF-8; the debug form is canonical too
+        let canonical =
+            serde_json::to_vec(&plain).unwrap_or_else(|_| format!("{plain:?}").into_bytes());
         let d = ring::digest::digest(&ring::digest::SHA256, &canonical);
         let mut out = [0u8; 32];
         out.copy_from_slice(d.as_ref());

@@ -8,7 +8,17 @@
 //! - [`nn`]: layers, losses, optimizers, data and training on shares with a plaintext twin;
 //! - [`models`]: ready models (logistic and softmax regression, MLPs, LeNet, a digits CNN);
 //! - [`net`]: transports (in-process channels, TCP with mutual TLS, a network simulator) and
-//!   their counters; the `trefoil` binary generates certificates and runs a party.
+//!   their counters.
+//!
+//! and runs jobs on three servers:
+//! - [`job`]: job files (train / infer, model, hyper-parameters, who holds which CSV, who
+//!   receives what), validated with errors naming the key;
+//! - [`run`]: running a job as one party over TCP + mutual TLS (the parties first check that
+//!   they run the same job);
+//! - [`intake`]: data owners outside the three servers sending each server its two share
+//!   components (`trefoil share`);
+//! - [`deploy`]: the three-process deployment on one machine (`trefoil demo --processes`) and
+//!   the walkthrough's sample data. The `trefoil` binary wraps these (`trefoil --help`).
 //!
 //! ```
 //! use trefoil::core::{run_3pc, FixedPoint};
