@@ -1,16 +1,86 @@
-//! The facade's error type: what the demos, plots and private inference return.
+//! The facade's error type: what jobs, deployment, demos, plots and private inference return.
 
 use std::path::PathBuf;
+use thiserror::Error;
 
 /// Everything the facade's own code can fail with; errors of the member crates are wrapped.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum Error {
-    /// An error of the layer API (shapes, data, files, or a protocol error underneath).
+    /// A job file could not be read.
+    #[error("job file {}: {detail}", path.display())]
+    JobFile {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        detail: String,
+    },
+    /// A job file's key is unknown, missing or has a bad value.
+    #[error("job key `{key}`: {detail}")]
+    JobKey {
+        /// The key, e.g. `train.epochs` or `data.sources[1].csv`.
+        key: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The parties run different job files.
+    #[error(
+        "job mismatch: this party's job file (sha256 {ours}) differs from party {peer}'s \
+         (sha256 {theirs}); the three servers must run the same job file"
+    )]
+    JobMismatch {
+        /// The peer with another job.
+        peer: usize,
+        /// Our job hash (hex, shortened).
+        ours: String,
+        /// The peer's job hash.
+        theirs: String,
+    },
+    /// The parties' data do not fit together (columns, classes, shapes).
+    #[error("data: {0}")]
+    Data(String),
+    /// A network or configuration failure.
     #[error(transparent)]
-    Nn(#[from] mpc_nn::NnError),
-    /// An error of a protocol (mpc-core).
+    Net(#[from] mpc_net::NetError),
+    /// A secure-computation failure.
     #[error(transparent)]
     Core(#[from] mpc_core::CoreError),
+    /// A layer, data-loading or model-file failure.
+    #[error(transparent)]
+    Nn(#[from] mpc_nn::NnError),
+    /// A file could not be written or read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
+    /// An external data owner's delivery failed (refused, disconnected, timed out...).
+    #[error("intake from {peer}: {detail}")]
+    Intake {
+        /// The other end: an owner (seen by a server) or a server (seen by an owner).
+        peer: String,
+        /// What went wrong.
+        detail: String,
+    },
+    /// A connection to the intake presented a certificate that is not an expected owner's.
+    #[error("intake: wrong identity: {detail}")]
+    OwnerIdentity {
+        /// Why the certificate does not fit.
+        detail: String,
+    },
+    /// Not every expected owner delivered within the intake timeout.
+    #[error("intake: timed out after {millis} ms waiting for owners {missing:?}")]
+    IntakeTimeout {
+        /// Owners that did not deliver.
+        missing: Vec<usize>,
+        /// The timeout.
+        millis: u64,
+    },
+    /// A spawned party process failed or did not finish.
+    #[error("{0}")]
+    Process(String),
     /// A plot could not be drawn or written.
     #[error("plot {what}: {message}")]
     Plot {
@@ -19,20 +89,32 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
-    /// A file could not be written or read.
-    #[error("{}: {source}", path.display())]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The operating system's error.
-        source: std::io::Error,
-    },
     /// A setting is out of range; the message names it.
     #[error("invalid setting: {0}")]
     Config(String),
 }
 
-/// The facade's result type.
+impl Error {
+    /// A [`Error::JobKey`].
+    pub fn key(key: impl Into<String>, detail: impl Into<String>) -> Error {
+        Error::JobKey {
+            key: key.into(),
+            detail: detail.into(),
+        }
+    }
+}
+
+impl mpc_core::PartyError for Error {
+    fn is_disconnect(&self) -> bool {
+        match self {
+            Error::Core(e) => e.is_disconnect(),
+            Error::Nn(e) => e.is_disconnect(),
+            _ => false,
+        }
+    }
+}
+
+/// Result type of the facade.
 pub type Result<T> = std::result::Result<T, Error>;
 
 /// So that facade calls compose with `?` inside the closures of [`mpc_nn::run_3pc`], whose

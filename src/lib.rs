@@ -8,7 +8,23 @@
 //! - [`nn`]: layers, losses, optimizers, data and training on shares with a plaintext twin;
 //! - [`models`]: ready models (logistic and softmax regression, MLPs, LeNet, a digits CNN);
 //! - [`net`]: transports (in-process channels, TCP with mutual TLS, a network simulator) and
-//!   their counters; the `trefoil` binary generates certificates and runs a party.
+//!   their counters.
+//!
+//! and runs jobs on three servers:
+//! - [`job`]: job files (train / infer, model, hyper-parameters, who holds which CSV, who
+//!   receives what), validated with errors naming the key;
+//! - [`run`]: running a job as one party over TCP + mutual TLS (the parties first check that
+//!   they run the same job);
+//! - [`intake`]: data owners outside the three servers sending each server its two share
+//!   components (`trefoil share`);
+//! - [`deploy`]: the three-process deployment on one machine (`trefoil demo --processes`) and
+//!   the walkthrough's sample data. The `trefoil` binary wraps these (`trefoil --help`).
+//!
+//! and the product around them:
+//! - [`hospitals`]: the main demo (`cargo run --release`), training curves and plots;
+//! - [`inference`]: private inference (model owner, client, helper);
+//! - [`plot`]: SVG/PNG figures with an embedded font, shown inline in evcxr notebooks;
+//! - [`progress`]: progress bars with ETA, or log lines off a terminal.
 //!
 //! ```
 //! use trefoil::core::{run_3pc, FixedPoint};
@@ -30,11 +46,15 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod deploy;
 pub mod error;
 pub mod hospitals;
 pub mod inference;
+pub mod intake;
+pub mod job;
 pub mod plot;
 pub mod progress;
+pub mod run;
 
 pub use error::{Error, Result};
 

@@ -2,11 +2,13 @@
 //!
 //! `trefoil keygen --parties 3 --out certs/` writes `ca.pem`, `ca.key` and
 //! `party<i>.pem` / `party<i>.key`. Party `i`'s certificate carries the DNS name
-//! [`crate::tls::party_name`]`(i)` and may act as TLS client and server. Give each party only
+//! [`crate::tls::party_name`]`(i)` and may act as TLS client and server. With `--owners N`,
+//! also `owner<k>.pem` / `owner<k>.key` for external data owners (`trefoil share`): DNS name
+//! [`crate::tls::owner_name`]`(k)`, TLS client only. Give each party only
 //! `ca.pem` and its own pair; keep `ca.key` offline (it can mint party certificates).
 
 use crate::NetError;
-use crate::tls::party_name;
+use crate::tls::{owner_name, party_name};
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose,
@@ -22,6 +24,8 @@ pub struct Material {
     pub ca_key: String,
     /// Per party, in role order: (certificate, private key).
     pub parties: Vec<(String, String)>,
+    /// Per external data owner, in index order: (certificate, private key).
+    pub owners: Vec<(String, String)>,
 }
 
 fn kg(e: impl std::fmt::Display) -> NetError {
@@ -30,6 +34,20 @@ fn kg(e: impl std::fmt::Display) -> NetError {
 
 /// Generates a fresh CA (named `ca_name`) and `parties` party certificates signed by it.
 pub fn generate(parties: usize, ca_name: &str) -> Result<Material, NetError> {
+    generate_with_owners(parties, 0, ca_name)
+}
+
+/// [`generate`] plus `owners` certificates for external data owners (client only).
+pub fn generate_with_owners(
+    parties: usize,
+    owners: usize,
+    ca_name: &str,
+) -> Result<Material, NetError> {
+    if owners > 1000 {
+        return Err(NetError::Keygen(format!(
+            "{owners} owners: choose at most 1000"
+        )));
+    }
     if parties == 0 || parties > 16 {
         return Err(NetError::Keygen(format!(
             "{parties} parties: choose between 1 and 16 (Trefoil runs 3)"
@@ -59,10 +77,23 @@ pub fn generate(parties: usize, ca_name: &str) -> Result<Material, NetError> {
         let cert = params.signed_by(&key, &issuer).map_err(kg)?;
         out.push((cert.pem(), key.serialize_pem()));
     }
+    let mut owner_certs = Vec::with_capacity(owners);
+    for k in 0..owners {
+        let key = KeyPair::generate().map_err(kg)?;
+        let mut params = CertificateParams::new(vec![owner_name(k)]).map_err(kg)?;
+        params
+            .distinguished_name
+            .push(DnType::CommonName, owner_name(k));
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let cert = params.signed_by(&key, &issuer).map_err(kg)?;
+        owner_certs.push((cert.pem(), key.serialize_pem()));
+    }
     Ok(Material {
         ca_cert: ca_cert.pem(),
         ca_key: ca_key.serialize_pem(),
         parties: out,
+        owners: owner_certs,
     })
 }
 
@@ -81,7 +112,8 @@ fn write(path: &Path, contents: &str, private: bool) -> Result<(), NetError> {
 }
 
 impl Material {
-    /// Writes `ca.pem`, `ca.key`, `party<i>.pem` and `party<i>.key` into `dir` (created if
+    /// Writes `ca.pem`, `ca.key`, `party<i>.pem`, `party<i>.key` (and `owner<k>.pem`,
+    /// `owner<k>.key`) into `dir` (created if
     /// needed; keys are readable by the owner only on Unix). Returns the files written.
     pub fn write_to(&self, dir: &Path) -> Result<Vec<PathBuf>, NetError> {
         std::fs::create_dir_all(dir)
@@ -98,6 +130,10 @@ impl Material {
         for (role, (cert, key)) in self.parties.iter().enumerate() {
             put(format!("party{role}.pem"), cert, false)?;
             put(format!("party{role}.key"), key, true)?;
+        }
+        for (k, (cert, key)) in self.owners.iter().enumerate() {
+            put(format!("owner{k}.pem"), cert, false)?;
+            put(format!("owner{k}.key"), key, true)?;
         }
         Ok(files)
     }

@@ -24,6 +24,20 @@ pub fn party_name(role: usize) -> String {
     format!("trefoil-party-{role}")
 }
 
+/// The DNS name in the certificate of external data owner `k`: `trefoil-owner-<k>`.
+pub fn owner_name(k: usize) -> String {
+    format!("trefoil-owner-{k}")
+}
+
+/// Whether a (CA-verified) end-entity certificate is valid for the DNS name `name`.
+pub fn certificate_has_name(cert: &CertificateDer<'_>, name: &str) -> bool {
+    let Ok(ee) = webpki::EndEntityCert::try_from(cert) else {
+        return false;
+    };
+    ServerName::try_from(name.to_string())
+        .is_ok_and(|n| ee.verify_is_valid_for_subject_name(&n).is_ok())
+}
+
 /// One party's TLS material: the consortium CA, its certificate chain and its private key.
 #[derive(Debug)]
 pub struct TlsIdentity {
@@ -94,7 +108,7 @@ impl TlsIdentity {
     }
 
     /// The rustls server configuration: requires a client certificate under the CA.
-    pub(crate) fn server_config(&self) -> Result<Arc<ServerConfig>, NetError> {
+    pub fn server_config(&self) -> Result<Arc<ServerConfig>, NetError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let verifier = WebPkiClientVerifier::builder_with_provider(self.roots()?, provider.clone())
             .build()
@@ -109,7 +123,7 @@ impl TlsIdentity {
     }
 
     /// The rustls client configuration: trusts only the CA, presents our certificate.
-    pub(crate) fn client_config(&self) -> Result<Arc<ClientConfig>, NetError> {
+    pub fn client_config(&self) -> Result<Arc<ClientConfig>, NetError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let cfg = ClientConfig::builder_with_provider(provider)
             .with_protocol_versions(&[&rustls::version::TLS13])
@@ -122,7 +136,7 @@ impl TlsIdentity {
 }
 
 /// The server name a client expects from party `role`.
-pub(crate) fn server_name(role: usize) -> Result<ServerName<'static>, NetError> {
+pub fn server_name(role: usize) -> Result<ServerName<'static>, NetError> {
     ServerName::try_from(party_name(role)).map_err(|e| cert_err("server name", e))
 }
 

@@ -1,0 +1,253 @@
+//! The real deployment path on one machine: certificates, three party configs on loopback, a
+//! job file, and three `trefoil party` processes talking mutual TLS (`trefoil demo
+//! --processes`). Also the sample data of the README's walkthrough (`trefoil sample-data`).
+
+use crate::error::{Error, Result};
+use mpc_nn::data::{breast_cancer, write_csv};
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The label column of the sample data.
+pub const SAMPLE_LABEL: &str = "diagnosis";
+
+/// Writes the breast-cancer records as the hospitals' CSV files: `hospital0.csv` ...
+/// `hospital<parties-1>.csv` (disjoint rows) and `queries.csv` (about 10% of the records, held
+/// out, for inference). Labels are in the column `diagnosis` (`malignant` or `benign`).
+pub fn write_sample_data(dir: &Path, parties: usize, seed: u64) -> Result<Vec<PathBuf>> {
+    if parties == 0 || parties > 16 {
+        return Err(Error::Data(format!("{parties} hospitals: choose 1 to 16")));
+    }
+    std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let ds = breast_cancer()?;
+    let (pool, queries) = ds.train_test_split(0.1, seed, true)?;
+    let mut files = Vec::new();
+    for (i, part) in pool.split_rows(parties)?.iter().enumerate() {
+        let p = dir.join(format!("hospital{i}.csv"));
+        write_csv(&p, part, SAMPLE_LABEL)?;
+        files.push(p);
+    }
+    let q = dir.join("queries.csv");
+    write_csv(&q, &queries, SAMPLE_LABEL)?;
+    files.push(q);
+    Ok(files)
+}
+
+/// A party's configuration file text for loopback or LAN addresses; certificates under `certs/`.
+pub fn party_config_text(role: usize, addresses: &[String; 3], session_id: &str) -> String {
+    format!(
+        "role = {role}\n\
+         addresses = [\"{}\", \"{}\", \"{}\"]\n\
+         session_id = \"{session_id}\"\n\
+         frac_bits = 16\n\
+         connect_timeout_ms = 30000\n\
+         recv_timeout_ms = 60000\n\
+         \n\
+         [tls]\n\
+         ca = \"certs/ca.pem\"\n\
+         cert = \"certs/party{role}.pem\"\n\
+         key = \"certs/party{role}.key\"\n",
+        addresses[0], addresses[1], addresses[2]
+    )
+}
+
+/// The demo's job file: logistic regression on the hospitals' pooled rows, the model to `owner`.
+pub fn demo_job_text(epochs: usize, owner: usize) -> String {
+    format!(
+        "id = \"hospitals-demo\"\n\
+         kind = \"train\"\n\
+         \n\
+         [model]\n\
+         name = \"logistic_regression\"\n\
+         \n\
+         [data]\n\
+         label = \"{SAMPLE_LABEL}\"\n\
+         classes = [\"malignant\", \"benign\"]\n\
+         \n\
+         [[data.sources]]\n\
+         party = 0\n\
+         csv = \"hospital0.csv\"\n\
+         \n\
+         [[data.sources]]\n\
+         party = 1\n\
+         csv = \"hospital1.csv\"\n\
+         \n\
+         [[data.sources]]\n\
+         party = 2\n\
+         csv = \"hospital2.csv\"\n\
+         \n\
+         [train]\n\
+         epochs = {epochs}\n\
+         batch_size = 32\n\
+         lr = 0.5\n\
+         seed = 42\n\
+         test_fraction = 0.2\n\
+         \n\
+         [output]\n\
+         model_to = {owner}\n\
+         model_path = \"model.safetensors\"\n"
+    )
+}
+
+/// A free TCP port on 127.0.0.1 (bound and released; another process could take it meanwhile).
+pub fn free_port() -> Result<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")
+        .map_err(|e| Error::Process(format!("cannot bind a loopback port: {e}")))?;
+    Ok(l.local_addr()
+        .map_err(|e| Error::Process(e.to_string()))?
+        .port())
+}
+
+fn write(path: &Path, text: &str) -> Result<()> {
+    std::fs::write(path, text).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// One finished party process.
+#[derive(Debug, Clone)]
+pub struct PartyRun {
+    /// Its role.
+    pub role: usize,
+    /// Whether it exited successfully.
+    pub success: bool,
+    /// Its standard output, line by line.
+    pub stdout: Vec<String>,
+    /// Its standard error.
+    pub stderr: String,
+}
+
+impl PartyRun {
+    /// The JSON after `RESULT ` on its standard output, if any.
+    pub fn result(&self) -> Option<&str> {
+        self.stdout.iter().find_map(|l| l.strip_prefix("RESULT "))
+    }
+}
+
+/// Kills a child on drop (so nothing is left running after an error).
+struct Guard(Option<Child>);
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Runs `exe party --config <dir>/party<i>.toml --job <job>` three times and waits for all
+/// (at most `limit`; the processes still running then are killed and reported as failed).
+pub fn run_parties(exe: &Path, dir: &Path, job: &Path, limit: Duration) -> Result<Vec<PartyRun>> {
+    let set = [0, 1, 2].map(|i| (dir.join(format!("party{i}.toml")), job.to_path_buf()));
+    run_party_set(exe, &set, limit)
+}
+
+/// Runs `exe party --config <config> --job <job>` for each (config, job) pair, in role order,
+/// and waits for all (at most `limit`; the processes still running then are killed and
+/// reported as failed).
+pub fn run_party_set(
+    exe: &Path,
+    set: &[(PathBuf, PathBuf)],
+    limit: Duration,
+) -> Result<Vec<PartyRun>> {
+    let mut children = Vec::new();
+    for (config, job) in set {
+        let child = Command::new(exe)
+            .arg("party")
+            .arg("--config")
+            .arg(config)
+            .arg("--job")
+            .arg(job)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| Error::Process(format!("cannot start {}: {e}", exe.display())))?;
+        children.push(Guard(Some(child)));
+    }
+    let mut readers = Vec::new();
+    for g in &mut children {
+        let Some(c) = g.0.as_mut() else { continue };
+        let out = c.stdout.take();
+        let err = c.stderr.take();
+        readers.push(std::thread::spawn(move || {
+            let lines: Vec<String> = out
+                .map(|o| BufReader::new(o).lines().map_while(|l| l.ok()).collect())
+                .unwrap_or_default();
+            let mut e = String::new();
+            if let Some(mut s) = err {
+                let _ = s.read_to_string(&mut e);
+            }
+            (lines, e)
+        }));
+    }
+    let start = Instant::now();
+    let mut status = vec![None; children.len()];
+    while status.iter().any(Option::is_none) && start.elapsed() < limit {
+        for (i, g) in children.iter_mut().enumerate() {
+            if status[i].is_none()
+                && let Some(c) = g.0.as_mut()
+                && let Ok(Some(s)) = c.try_wait()
+            {
+                status[i] = Some(s.success());
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(children); // kills whatever is still running, so the readers finish
+    let mut runs = Vec::new();
+    for (role, r) in readers.into_iter().enumerate() {
+        let (stdout, mut stderr) = r.join().unwrap_or_default();
+        if status[role].is_none() {
+            stderr.push_str(&format!(
+                "\n(killed: not finished within {} s)",
+                limit.as_secs()
+            ));
+        }
+        runs.push(PartyRun {
+            role,
+            success: status[role] == Some(true),
+            stdout,
+            stderr,
+        });
+    }
+    Ok(runs)
+}
+
+/// `trefoil demo --processes`: certificates, sample data, three configs on free loopback
+/// ports and the demo job in a temporary folder, then three party processes of `exe`.
+pub fn demo_processes(
+    exe: &Path,
+    epochs: usize,
+    owner: usize,
+    limit: Duration,
+) -> Result<Vec<PartyRun>> {
+    if owner >= 3 {
+        return Err(Error::Data(format!(
+            "model owner {owner} is not a party (0, 1 or 2)"
+        )));
+    }
+    let tmp = tempfile::tempdir().map_err(|source| Error::Io {
+        path: std::env::temp_dir(),
+        source,
+    })?;
+    let dir = tmp.path();
+    mpc_net::keygen::generate(3, "Trefoil demo CA")?.write_to(&dir.join("certs"))?;
+    write_sample_data(dir, 3, 7)?;
+    let ports = [free_port()?, free_port()?, free_port()?];
+    let addrs = ports.map(|p| format!("127.0.0.1:{p}"));
+    for role in 0..3 {
+        write(
+            &dir.join(format!("party{role}.toml")),
+            &party_config_text(role, &addrs, "hospitals-demo"),
+        )?;
+    }
+    let job = dir.join("job.toml");
+    write(&job, &demo_job_text(epochs, owner))?;
+    run_parties(exe, dir, &job, limit)
+}

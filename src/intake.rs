@@ -1,0 +1,453 @@
+//! Data owners outside the three servers (`trefoil share`): an owner secret-shares its CSV
+//! rows and sends each server only its two components, over mutual TLS.
+//!
+//! The owner reads its CSV with the job's columns and classes, splits it into train and test
+//! rows like a party does (same seed and fraction), encodes every value in fixed point and draws
+//! `x0, x1` from a CSPRNG (AES-CTR keyed by the operating system's randomness), so that
+//! `x = x0 + x1 + x2` in Z_2^64; server `i` receives `(x_i, x_{i+1})`, which is uniformly random
+//! on its own, plus the public shapes and column names. The servers accept such connections on
+//! the job's `intake.addresses` during a train job, check the owner's certificate
+//! ([`mpc_net::tls::owner_name`]`(k)`, from `trefoil keygen --owners N`), then compare among
+//! themselves the shapes each received before using the rows.
+//!
+//! Wire format inside TLS: the 16-byte magic `TREFOIL-INTAKE1\n`, a `u32` length and a JSON
+//! header (job id, owner, fractional bits, column names, tensor shapes), then per tensor its two
+//! components as little-endian `u64` words. The server answers `1` (accepted) or `0`, a `u32`
+//! length and its reason. Every socket operation has a timeout.
+
+use crate::error::{Error, Result};
+use crate::job::Job;
+use mpc_core::AShare;
+use mpc_core::fixed::encode_with;
+use mpc_core::prg::{Prg, os_seed};
+use mpc_net::tls::{TlsIdentity, certificate_has_name, owner_name, party_name};
+use ndarray::{Array2, ArrayD, IxDyn};
+use rustls::pki_types::ServerName;
+use rustls::{ClientConnection, ServerConnection, StreamOwned};
+use serde::{Deserialize, Serialize};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const MAGIC: &[u8; 16] = b"TREFOIL-INTAKE1\n";
+/// Largest tensor an owner may send, in elements (2^24: 128 MiB per component).
+const MAX_ELEMENTS: usize = 1 << 24;
+const IO_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The public part of an owner's delivery.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Header {
+    job: String,
+    owner: usize,
+    frac_bits: u32,
+    names: Vec<String>,
+    /// (name, rows, cols) of each tensor, in order.
+    tensors: Vec<(String, usize, usize)>,
+}
+
+/// What one server received from one owner: the column names and its shares of the tensors
+/// `x_train`, `y_train`, `x_test`, `y_test`.
+#[derive(Debug, Clone)]
+pub struct OwnerData {
+    /// The owner's index.
+    pub owner: usize,
+    /// The feature columns.
+    pub names: Vec<String>,
+    /// The four tensors, in the order above.
+    pub tensors: Vec<AShare>,
+}
+
+/// Names of the tensors an owner sends.
+pub const TENSORS: [&str; 4] = ["x_train", "y_train", "x_test", "y_test"];
+
+fn intake_err(peer: impl Into<String>, detail: impl std::fmt::Display) -> Error {
+    Error::Intake {
+        peer: peer.into(),
+        detail: detail.to_string(),
+    }
+}
+
+fn encode(x: &Array2<f64>, frac_bits: u32) -> Result<Vec<u64>> {
+    x.iter()
+        .map(|&v| encode_with(v, frac_bits).map_err(Error::from))
+        .collect()
+}
+
+fn words_to_bytes(w: &[u64]) -> Vec<u8> {
+    w.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// What the owner did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ShareReport {
+    /// The owner's index.
+    pub owner: usize,
+    /// Training and test rows sent.
+    pub rows: (usize, usize),
+    /// Feature columns.
+    pub columns: usize,
+    /// Bytes sent to each server.
+    pub bytes: [u64; 3],
+}
+
+/// `trefoil share`: secret-shares `csv` as owner `owner` of `job` and sends every server its
+/// two components. Retries connecting until `timeout`.
+pub fn share_csv(
+    job: &Job,
+    owner: usize,
+    identity: &TlsIdentity,
+    csv: &Path,
+    timeout: Duration,
+) -> Result<ShareReport> {
+    if !job.data.owners.contains(&owner) {
+        return Err(Error::key(
+            "data.owners",
+            format!(
+                "owner {owner} is not listed (the job expects {:?})",
+                job.data.owners
+            ),
+        ));
+    }
+    let intake = job
+        .intake
+        .as_ref()
+        .ok_or_else(|| Error::key("intake", "missing"))?;
+    let frac_bits = job.frac_bits.unwrap_or(16);
+    let rows = crate::run::read_rows(job, csv, true)?;
+    let (train, test) = crate::run::split_local(job, &rows)?;
+    let empty = |c| Array2::<f64>::zeros((0, c));
+    let outputs = job.outputs();
+    let d = rows.x.ncols();
+    let mats = [
+        train.0,
+        train.1,
+        test.as_ref().map_or_else(|| empty(d), |t| t.0.clone()),
+        test.as_ref()
+            .map_or_else(|| empty(outputs), |t| t.1.clone()),
+    ];
+    let header = Header {
+        job: job.id.clone(),
+        owner,
+        frac_bits,
+        names: rows.names.clone(),
+        tensors: TENSORS
+            .iter()
+            .zip(&mats)
+            .map(|(n, m)| (n.to_string(), m.nrows(), m.ncols()))
+            .collect(),
+    };
+    // replicated shares: components c0, c1 random, c2 = x - c0 - c1
+    let mut prg = Prg::new(&os_seed()?);
+    let mut comps: [Vec<u8>; 3] = Default::default();
+    for m in &mats {
+        let x = encode(m, frac_bits)?;
+        let c0 = prg.words(x.len());
+        let c1 = prg.words(x.len());
+        let c2: Vec<u64> = x
+            .iter()
+            .zip(c0.iter().zip(&c1))
+            .map(|(&v, (&a, &b))| v.wrapping_sub(a).wrapping_sub(b))
+            .collect();
+        for (i, c) in [c0, c1, c2].iter().enumerate() {
+            comps[i].extend(words_to_bytes(c));
+        }
+    }
+    let head = serde_json::to_vec(&header).map_err(|e| intake_err("-", e))?;
+    let mut bytes = [0u64; 3];
+    let cfg = identity.client_config()?;
+    for server in 0..3 {
+        let addr = &intake.addresses[server];
+        let peer = format!("server {server} at {addr}");
+        let tcp = dial(addr, timeout).map_err(|e| intake_err(&peer, e))?;
+        let name = ServerName::try_from(party_name(server)).map_err(|e| intake_err(&peer, e))?;
+        let conn = ClientConnection::new(cfg.clone(), name).map_err(|e| intake_err(&peer, e))?;
+        let mut s = StreamOwned::new(conn, tcp);
+        let mut msg = Vec::with_capacity(20 + head.len());
+        msg.extend_from_slice(MAGIC);
+        msg.extend((head.len() as u32).to_le_bytes());
+        msg.extend_from_slice(&head);
+        send_and_check(&mut s, &msg, &peer)?;
+        let mut sent = msg.len();
+        // per tensor: both components (the components were concatenated tensor by tensor)
+        let mut body = Vec::with_capacity(2 * comps[0].len());
+        let mut at = 0;
+        for m in &mats {
+            let len = 8 * m.len();
+            body.extend_from_slice(&comps[server][at..at + len]);
+            body.extend_from_slice(&comps[(server + 1) % 3][at..at + len]);
+            at += len;
+        }
+        send_and_check(&mut s, &body, &peer)?;
+        sent += body.len();
+        s.conn.send_close_notify();
+        let _ = s.flush();
+        bytes[server] = sent as u64;
+    }
+    Ok(ShareReport {
+        owner,
+        rows: (mats[0].nrows(), mats[2].nrows()),
+        columns: d,
+        bytes,
+    })
+}
+
+/// Writes `msg`, then reads the server's verdict.
+fn send_and_check(
+    s: &mut StreamOwned<ClientConnection, TcpStream>,
+    msg: &[u8],
+    peer: &str,
+) -> Result<()> {
+    s.write_all(msg).map_err(|e| tls_io(peer, e))?;
+    s.flush().map_err(|e| tls_io(peer, e))?;
+    let mut status = [0u8; 1];
+    s.read_exact(&mut status).map_err(|e| tls_io(peer, e))?;
+    if status[0] != 1 {
+        let reason = read_reason(s).unwrap_or_else(|| "no reason given".into());
+        return Err(intake_err(peer, format!("refused the data: {reason}")));
+    }
+    Ok(())
+}
+
+fn tls_io(peer: &str, e: std::io::Error) -> Error {
+    use std::io::ErrorKind::*;
+    let detail = match e.kind() {
+        WouldBlock | TimedOut => format!("timed out after {} s", IO_TIMEOUT.as_secs()),
+        UnexpectedEof | ConnectionReset | BrokenPipe => format!("disconnected ({e})"),
+        _ => e.to_string(),
+    };
+    intake_err(peer, detail)
+}
+
+fn read_reason(s: &mut impl Read) -> Option<String> {
+    let mut len = [0u8; 4];
+    s.read_exact(&mut len).ok()?;
+    let n = u32::from_le_bytes(len).min(4096) as usize;
+    let mut buf = vec![0u8; n];
+    s.read_exact(&mut buf).ok()?;
+    Some(String::from_utf8_lossy(&buf).into_owned())
+}
+
+fn dial(addr: &str, timeout: Duration) -> std::result::Result<TcpStream, String> {
+    let start = Instant::now();
+    let mut backoff = Duration::from_millis(10);
+    loop {
+        match TcpStream::connect(addr) {
+            Ok(s) => {
+                let _ = s.set_read_timeout(Some(IO_TIMEOUT));
+                let _ = s.set_write_timeout(Some(IO_TIMEOUT));
+                return Ok(s);
+            }
+            Err(e) if start.elapsed() >= timeout => {
+                return Err(format!(
+                    "cannot connect within {} ms: {e}",
+                    timeout.as_millis()
+                ));
+            }
+            Err(_) => {
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(Duration::from_millis(500));
+            }
+        }
+    }
+}
+
+/// Server side: accepts the job's external owners on `intake.addresses[role]` until all have
+/// delivered (or the intake timeout). A connection with a wrong certificate, job, format or
+/// fixed-point scale is refused with its reason (reported through `progress`) and the server
+/// keeps waiting for the expected owners. Returns the deliveries in owner order.
+pub fn receive_owners(
+    job: &Job,
+    role: usize,
+    frac_bits: u32,
+    identity: &TlsIdentity,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Vec<OwnerData>> {
+    let intake = job
+        .intake
+        .as_ref()
+        .ok_or_else(|| Error::key("intake", "missing"))?;
+    let addr = &intake.addresses[role];
+    let listener = TcpListener::bind(addr.as_str()).map_err(|e| {
+        intake_err(
+            format!("intake address {addr}"),
+            format!("cannot listen: {e}"),
+        )
+    })?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| intake_err(addr.as_str(), e))?;
+    let cfg = identity.server_config()?;
+    let timeout = Duration::from_millis(intake.timeout_ms);
+    let deadline = Instant::now() + timeout;
+    let mut got: Vec<OwnerData> = Vec::new();
+    progress(&format!(
+        "INTAKE waiting on {addr} for owners {:?}",
+        job.data.owners
+    ));
+    while got.len() < job.data.owners.len() {
+        if Instant::now() >= deadline {
+            let missing: Vec<usize> = job
+                .data
+                .owners
+                .iter()
+                .copied()
+                .filter(|o| !got.iter().any(|g| g.owner == *o))
+                .collect();
+            return Err(Error::IntakeTimeout {
+                missing,
+                millis: intake.timeout_ms,
+            });
+        }
+        let (tcp, from) = match listener.accept() {
+            Ok(c) => c,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+            Err(e) => return Err(intake_err(addr.as_str(), e)),
+        };
+        let _ = tcp.set_nonblocking(false);
+        let _ = tcp.set_read_timeout(Some(IO_TIMEOUT));
+        let _ = tcp.set_write_timeout(Some(IO_TIMEOUT));
+        let expected: Vec<usize> = job
+            .data
+            .owners
+            .iter()
+            .copied()
+            .filter(|o| !got.iter().any(|g| g.owner == *o))
+            .collect();
+        match accept_one(job, frac_bits, &cfg, tcp, &expected) {
+            Ok(d) => {
+                progress(&format!(
+                    "INTAKE owner {} delivered {} + {} rows",
+                    d.owner,
+                    d.tensors[0].shape()[0],
+                    d.tensors[2].shape()[0]
+                ));
+                got.push(d);
+            }
+            Err(e) => progress(&format!("INTAKE refused a connection from {from}: {e}")),
+        }
+    }
+    got.sort_by_key(|d| d.owner);
+    Ok(got)
+}
+
+fn accept_one(
+    job: &Job,
+    frac_bits: u32,
+    cfg: &std::sync::Arc<rustls::ServerConfig>,
+    tcp: TcpStream,
+    expected: &[usize],
+) -> Result<OwnerData> {
+    let peer = "an owner".to_string();
+    let conn = ServerConnection::new(cfg.clone()).map_err(|e| intake_err(&peer, e))?;
+    let mut s = StreamOwned::new(conn, tcp);
+    let mut magic = [0u8; 16];
+    s.read_exact(&mut magic).map_err(|e| tls_io(&peer, e))?;
+    let cert = s
+        .conn
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .ok_or_else(|| intake_err(&peer, "presented no certificate"))?;
+    let Some(owner) = expected
+        .iter()
+        .copied()
+        .find(|&k| certificate_has_name(cert, &owner_name(k)))
+    else {
+        let names = expected.iter().map(|&k| owner_name(k)).collect::<Vec<_>>();
+        let reason = format!(
+            "the certificate is not for an expected owner ({})",
+            names.join(", ")
+        );
+        refuse(&mut s, &reason);
+        return Err(Error::OwnerIdentity { detail: reason });
+    };
+    let peer = format!("owner {owner}");
+    let fail = |s: &mut StreamOwned<ServerConnection, TcpStream>, reason: String| {
+        refuse(s, &reason);
+        intake_err(format!("owner {owner}"), reason)
+    };
+    if &magic != MAGIC {
+        return Err(fail(&mut s, "not a Trefoil intake message".into()));
+    }
+    let mut len = [0u8; 4];
+    s.read_exact(&mut len).map_err(|e| tls_io(&peer, e))?;
+    let n = u32::from_le_bytes(len) as usize;
+    if n > 1 << 20 {
+        return Err(fail(&mut s, format!("header of {n} bytes")));
+    }
+    let mut head = vec![0u8; n];
+    s.read_exact(&mut head).map_err(|e| tls_io(&peer, e))?;
+    let h: Header = match serde_json::from_slice(&head) {
+        Ok(h) => h,
+        Err(e) => return Err(fail(&mut s, format!("bad header: {e}"))),
+    };
+    if h.job != job.id {
+        return Err(fail(
+            &mut s,
+            format!("job {:?}, this server runs {:?}", h.job, job.id),
+        ));
+    }
+    if h.owner != owner {
+        return Err(fail(
+            &mut s,
+            format!("claims owner {}, certificate of owner {owner}", h.owner),
+        ));
+    }
+    if h.frac_bits != frac_bits {
+        return Err(fail(
+            &mut s,
+            format!(
+                "{} fractional bits, the session uses {frac_bits} (set frac_bits in the job)",
+                h.frac_bits
+            ),
+        ));
+    }
+    let names_ok = h.tensors.len() == 4 && h.tensors.iter().zip(TENSORS).all(|(t, n)| t.0 == n);
+    if !names_ok
+        || h.tensors
+            .iter()
+            .any(|t| t.1.saturating_mul(t.2) > MAX_ELEMENTS)
+    {
+        return Err(fail(
+            &mut s,
+            "tensors must be x_train, y_train, x_test, y_test of bounded size".into(),
+        ));
+    }
+    s.write_all(&[1]).map_err(|e| tls_io(&peer, e))?;
+    s.flush().map_err(|e| tls_io(&peer, e))?;
+    let mut tensors = Vec::with_capacity(4);
+    for (_, rows, cols) in &h.tensors {
+        let read = |s: &mut StreamOwned<ServerConnection, TcpStream>| -> Result<ArrayD<u64>> {
+            let mut buf = vec![0u8; 8 * rows * cols];
+            s.read_exact(&mut buf).map_err(|e| tls_io(&peer, e))?;
+            let words = buf
+                .chunks_exact(8)
+                .map(|c| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+                .collect();
+            ArrayD::from_shape_vec(IxDyn(&[*rows, *cols]), words).map_err(|e| intake_err(&peer, e))
+        };
+        let s0 = read(&mut s)?;
+        let s1 = read(&mut s)?;
+        tensors.push(AShare::from_components(s0, s1, frac_bits)?);
+    }
+    s.write_all(&[1]).map_err(|e| tls_io(&peer, e))?;
+    s.conn.send_close_notify();
+    let _ = s.flush();
+    Ok(OwnerData {
+        owner,
+        names: h.names,
+        tensors,
+    })
+}
+
+fn refuse(s: &mut StreamOwned<ServerConnection, TcpStream>, reason: &str) {
+    let mut msg = vec![0u8];
+    msg.extend((reason.len() as u32).to_le_bytes());
+    msg.extend_from_slice(reason.as_bytes());
+    let _ = s.write_all(&msg);
+    s.conn.send_close_notify();
+    let _ = s.flush();
+}

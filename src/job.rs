@@ -1,0 +1,736 @@
+//! Job files: what the three servers compute together, in TOML, identical on the three machines.
+//!
+//! A job is a `train` job (pool the parties' CSV rows as secret shares, standardise, train, report
+//! the test accuracy to everyone and reveal the model to one party) or an `infer` job (enter a
+//! model as secret shares, predict on one party's query CSV, reveal the predictions to one
+//! party). Relative paths are resolved against the job file's directory, and `{role}` in a path
+//! is replaced by the party's role (so one file can name each party's own share file).
+//!
+//! ```toml
+//! id = "cancer-2026-12"          # names the job (and its share files)
+//! kind = "train"                 # "train" or "infer"
+//! # frac_bits = 16               # optional: overrides the party config's fixed-point bits
+//!
+//! [model]
+//! name = "mlp"                   # "logistic_regression", "softmax_regression" or "mlp"
+//! hidden = [16]                  # mlp only: hidden layer widths
+//! activation = "relu"            # mlp only: "relu", "sigmoid" or "tanh"
+//!
+//! [data]
+//! label = "diagnosis"            # the label column of every CSV
+//! classes = ["0", "1"]           # every class label, in order (2 classes: one logit)
+//! # features = ["mean radius"]   # optional: the feature columns (default: all but the label)
+//! standardize = true             # z-score with the pooled training statistics (default true)
+//!
+//! [[data.sources]]               # train: one entry per data-holding party
+//! party = 0
+//! csv = "hospital0.csv"
+//!
+//! [train]                        # train only; every key optional
+//! epochs = 10
+//! batch_size = 32
+//! lr = 0.1
+//! momentum = 0.9
+//! weight_decay = 0.0
+//! seed = 42                      # public: batch order and each party's train/test split
+//! test_fraction = 0.2            # of each party's rows, for the revealed test accuracy
+//!
+//! [output]                       # train only
+//! model_to = 0                   # the party that receives the trained model in the clear
+//! model_path = "model.safetensors"
+//! # shares_path = "shares-{role}.safetensors"  # optional: every party keeps its shares
+//! ```
+//!
+//! An infer job has `[infer]` instead of `[train]`, `[output]` and `[[data.sources]]`:
+//!
+//! ```toml
+//! [infer]
+//! weights = { party = 0, path = "model.safetensors" }  # a plaintext model one party holds
+//! # shares = "shares-{role}.safetensors"               # or every party's shares of a train job
+//! # shares_job = "cancer-2026-12"                      # the train job's id (with `shares`)
+//! queries = { party = 1, csv = "queries.csv" }         # label column optional
+//! predictions_to = 1
+//! predictions_path = "predictions.csv"
+//! ```
+//!
+//! A train job may also pool the rows of **external data owners** that run no server
+//! (`trefoil share`, see [`crate::intake`]): list them in `data.owners = [0, 1]` and say where
+//! the servers accept them:
+//!
+//! ```toml
+//! [intake]
+//! addresses = ["10.0.0.1:7100", "10.0.0.2:7100", "10.0.0.3:7100"]  # servers 0, 1, 2
+//! timeout_ms = 60000             # how long servers wait for every owner
+//! ```
+//!
+//! Unknown keys and bad values are [`Error::JobFile`] / [`Error::JobKey`] errors naming the key.
+//! [`Job::digest`] hashes the parsed job (not its spelling), and the parties compare digests
+//! before anything else, so different job files fail at once on every party.
+
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// A parsed and validated job file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Job {
+    /// The job's id.
+    pub id: String,
+    /// `train` or `infer`.
+    pub kind: JobKind,
+    /// Fixed-point fractional bits for this job (overrides the party config's).
+    #[serde(default)]
+    pub frac_bits: Option<u32>,
+    /// The model.
+    pub model: ModelSpec,
+    /// The data's columns and, for training, who holds which CSV.
+    pub data: DataSpec,
+    /// Training hyper-parameters (train jobs).
+    #[serde(default)]
+    pub train: Option<TrainSpec>,
+    /// Who receives the trained model (train jobs).
+    #[serde(default)]
+    pub output: Option<OutputSpec>,
+    /// The model, queries and predictions (infer jobs).
+    #[serde(default)]
+    pub infer: Option<InferSpec>,
+    /// Where the servers accept external data owners (train jobs with `data.owners`).
+    #[serde(default)]
+    pub intake: Option<IntakeSpec>,
+    /// The directory relative paths are resolved against (not part of the file).
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+/// What a job computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobKind {
+    /// Train a model on the pooled rows.
+    Train,
+    /// Predict with a model on one party's queries.
+    Infer,
+}
+
+/// A model from `mpc-models` that fits tabular rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSpec {
+    /// `logistic_regression`, `softmax_regression` or `mlp`.
+    pub name: String,
+    /// Hidden widths (mlp only).
+    #[serde(default)]
+    pub hidden: Vec<usize>,
+    /// Hidden activation (mlp only): `relu`, `sigmoid` or `tanh`.
+    #[serde(default)]
+    pub activation: Option<String>,
+}
+
+/// The data's columns and sources.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSpec {
+    /// The label column.
+    pub label: String,
+    /// Every class label, in class order.
+    pub classes: Vec<String>,
+    /// The feature columns (default: all but the label, in the file's order).
+    #[serde(default)]
+    pub features: Option<Vec<String>>,
+    /// Standardise with the pooled training statistics.
+    #[serde(default = "yes")]
+    pub standardize: bool,
+    /// Who holds which CSV (train jobs).
+    #[serde(default)]
+    pub sources: Vec<Source>,
+    /// External data owners (`trefoil share --owner K`) whose rows join the training data.
+    #[serde(default)]
+    pub owners: Vec<usize>,
+}
+
+/// The servers' intake of external owners' shares.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntakeSpec {
+    /// `host:port` where server 0, 1 and 2 accept owners.
+    pub addresses: [String; 3],
+    /// How long the servers wait for every owner, and an owner for the servers.
+    #[serde(default = "default_intake_timeout")]
+    pub timeout_ms: u64,
+}
+
+fn default_intake_timeout() -> u64 {
+    60_000
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// One party's CSV file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    /// The party (0, 1 or 2) that reads the file and inputs its rows.
+    pub party: usize,
+    /// The CSV file (on that party's machine).
+    pub csv: PathBuf,
+}
+
+/// Training hyper-parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainSpec {
+    /// Passes over the pooled training rows.
+    #[serde(default = "default_epochs")]
+    pub epochs: usize,
+    /// Rows per step.
+    #[serde(default = "default_batch")]
+    pub batch_size: usize,
+    /// SGD learning rate.
+    #[serde(default = "default_lr")]
+    pub lr: f64,
+    /// SGD momentum.
+    #[serde(default)]
+    pub momentum: f64,
+    /// L2 weight decay.
+    #[serde(default)]
+    pub weight_decay: f64,
+    /// Seed of the batch order and of each party's train/test split (public).
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Fraction of each party's rows held out for the test accuracy (0: no test).
+    #[serde(default = "default_test_fraction")]
+    pub test_fraction: f64,
+}
+
+fn default_epochs() -> usize {
+    10
+}
+fn default_batch() -> usize {
+    32
+}
+fn default_lr() -> f64 {
+    0.1
+}
+fn default_seed() -> u64 {
+    42
+}
+fn default_test_fraction() -> f64 {
+    0.2
+}
+
+impl Default for TrainSpec {
+    fn default() -> Self {
+        TrainSpec {
+            epochs: default_epochs(),
+            batch_size: default_batch(),
+            lr: default_lr(),
+            momentum: 0.0,
+            weight_decay: 0.0,
+            seed: default_seed(),
+            test_fraction: default_test_fraction(),
+        }
+    }
+}
+
+/// Who receives the trained model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSpec {
+    /// The party that receives the model in the clear.
+    #[serde(default)]
+    pub model_to: Option<usize>,
+    /// Where that party writes it (safetensors, `f32`).
+    #[serde(default)]
+    pub model_path: Option<PathBuf>,
+    /// Where every party writes its own shares of the model (`{role}` is replaced).
+    #[serde(default)]
+    pub shares_path: Option<PathBuf>,
+}
+
+/// A plaintext model file held by one party.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Weights {
+    /// The party holding the file.
+    pub party: usize,
+    /// The safetensors file.
+    pub path: PathBuf,
+}
+
+/// The infer job's inputs and outputs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InferSpec {
+    /// A plaintext model one party holds (entered as secret shares).
+    #[serde(default)]
+    pub weights: Option<Weights>,
+    /// Every party's share file of a train job (`{role}` is replaced).
+    #[serde(default)]
+    pub shares: Option<PathBuf>,
+    /// The train job id the share files were written by (default: this job's id).
+    #[serde(default)]
+    pub shares_job: Option<String>,
+    /// The party holding the queries and its CSV.
+    pub queries: Source,
+    /// The party that receives the predictions.
+    pub predictions_to: usize,
+    /// Where it writes them (CSV: row, prediction).
+    pub predictions_path: PathBuf,
+}
+
+fn check_party(key: &str, p: usize) -> Result<()> {
+    if p >= 3 {
+        return Err(Error::key(key, format!("{p} is not a party (0, 1 or 2)")));
+    }
+    Ok(())
+}
+
+impl Job {
+    /// Parses and validates a job; relative paths will be resolved against `base_dir`.
+    pub fn from_toml_str(text: &str, base_dir: &Path) -> Result<Job> {
+        let mut job: Job = toml::from_str(text).map_err(|e| Error::JobFile {
+            path: base_dir.join("<job>"),
+            detail: e.to_string(),
+        })?;
+        job.base_dir = base_dir.to_path_buf();
+        job.validate()?;
+        Ok(job)
+    }
+
+    /// Reads, parses and validates a job file.
+    pub fn load(path: &Path) -> Result<Job> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::JobFile {
+            path: path.to_path_buf(),
+            detail: format!("cannot read: {e}"),
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let mut job: Job = toml::from_str(&text).map_err(|e| Error::JobFile {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        })?;
+        job.base_dir = base.to_path_buf();
+        job.validate()?;
+        Ok(job)
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.id.is_empty() || self.id.len() > 200 || self.id.contains(['\n', '\r']) {
+            return Err(Error::key("id", "must have 1 to 200 characters, one line"));
+        }
+        if let Some(f) = self.frac_bits
+            && !(1..=30).contains(&f)
+        {
+            return Err(Error::key("frac_bits", format!("{f}: choose 1 to 30")));
+        }
+        self.validate_model()?;
+        let d = &self.data;
+        if d.label.is_empty() {
+            return Err(Error::key("data.label", "must name the label column"));
+        }
+        if d.classes.len() < 2 {
+            return Err(Error::key(
+                "data.classes",
+                format!("{} classes: give at least 2", d.classes.len()),
+            ));
+        }
+        for (i, c) in d.classes.iter().enumerate() {
+            if d.classes[..i].contains(c) {
+                return Err(Error::key("data.classes", format!("{c:?} appears twice")));
+            }
+        }
+        if let Some(f) = &d.features {
+            if f.is_empty() {
+                return Err(Error::key(
+                    "data.features",
+                    "empty: give at least one column",
+                ));
+            }
+            if f.contains(&d.label) {
+                return Err(Error::key(
+                    "data.features",
+                    format!("contains the label column {:?}", d.label),
+                ));
+            }
+            for (i, c) in f.iter().enumerate() {
+                if f[..i].contains(c) {
+                    return Err(Error::key("data.features", format!("{c:?} appears twice")));
+                }
+            }
+        }
+        match self.kind {
+            JobKind::Train => self.validate_train(),
+            JobKind::Infer => self.validate_infer(),
+        }
+    }
+
+    fn validate_model(&self) -> Result<()> {
+        let m = &self.model;
+        let classes = self.data.classes.len();
+        match m.name.as_str() {
+            "logistic_regression" | "softmax_regression" => {
+                if !m.hidden.is_empty() {
+                    return Err(Error::key(
+                        "model.hidden",
+                        format!("{} has no hidden layers", m.name),
+                    ));
+                }
+                if m.activation.is_some() {
+                    return Err(Error::key(
+                        "model.activation",
+                        format!("{} has no activation", m.name),
+                    ));
+                }
+                if m.name == "logistic_regression" && classes != 2 {
+                    return Err(Error::key(
+                        "model.name",
+                        format!(
+                            "logistic_regression is binary but data.classes has {classes} classes \
+                             (use softmax_regression or mlp)"
+                        ),
+                    ));
+                }
+            }
+            "mlp" => {
+                if m.hidden.is_empty() || m.hidden.contains(&0) {
+                    return Err(Error::key(
+                        "model.hidden",
+                        "an mlp needs hidden widths of at least 1, e.g. [16]",
+                    ));
+                }
+                if let Some(a) = &m.activation
+                    && !["relu", "sigmoid", "tanh"].contains(&a.as_str())
+                {
+                    return Err(Error::key(
+                        "model.activation",
+                        format!("{a:?}: choose \"relu\", \"sigmoid\" or \"tanh\""),
+                    ));
+                }
+            }
+            other => {
+                return Err(Error::key(
+                    "model.name",
+                    format!(
+                        "{other:?}: choose \"logistic_regression\", \"softmax_regression\" or \"mlp\""
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_train(&self) -> Result<()> {
+        if self.infer.is_some() {
+            return Err(Error::key("infer", "only for kind = \"infer\""));
+        }
+        if self.data.sources.is_empty() && self.data.owners.is_empty() {
+            return Err(Error::key(
+                "data.sources",
+                "missing: a train job needs [[data.sources]] (party, csv) or data.owners",
+            ));
+        }
+        for (i, o) in self.data.owners.iter().enumerate() {
+            if *o >= 1000 || self.data.owners[..i].contains(o) {
+                return Err(Error::key(
+                    "data.owners",
+                    format!("{o}: owners are distinct indices below 1000"),
+                ));
+            }
+        }
+        match (&self.intake, self.data.owners.is_empty()) {
+            (None, false) => {
+                return Err(Error::key(
+                    "intake",
+                    "missing: data.owners needs [intake] addresses (one per server)",
+                ));
+            }
+            (Some(_), true) => return Err(Error::key("intake", "only with data.owners")),
+            (Some(i), false) => {
+                for (k, a) in i.addresses.iter().enumerate() {
+                    if !a
+                        .rsplit_once(':')
+                        .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok())
+                    {
+                        return Err(Error::key(
+                            format!("intake.addresses[{k}]"),
+                            format!("{a:?} is not host:port"),
+                        ));
+                    }
+                }
+                if i.timeout_ms == 0 {
+                    return Err(Error::key("intake.timeout_ms", "must be at least 1"));
+                }
+            }
+            (None, true) => {}
+        }
+        for (i, s) in self.data.sources.iter().enumerate() {
+            check_party(&format!("data.sources[{i}].party"), s.party)?;
+        }
+        let t = self.train.clone().unwrap_or_default();
+        if t.epochs == 0 {
+            return Err(Error::key("train.epochs", "must be at least 1"));
+        }
+        if t.batch_size == 0 {
+            return Err(Error::key("train.batch_size", "must be at least 1"));
+        }
+        if !(t.lr.is_finite() && t.lr > 0.0) {
+            return Err(Error::key(
+                "train.lr",
+                format!("{}: must be positive", t.lr),
+            ));
+        }
+        if !(0.0..1.0).contains(&t.momentum) {
+            return Err(Error::key(
+                "train.momentum",
+                format!("{}: choose 0 <= m < 1", t.momentum),
+            ));
+        }
+        if !(0.0..1.0).contains(&t.weight_decay) {
+            return Err(Error::key(
+                "train.weight_decay",
+                format!("{}: choose 0 <= w < 1", t.weight_decay),
+            ));
+        }
+        if !(0.0..1.0).contains(&t.test_fraction) {
+            return Err(Error::key(
+                "train.test_fraction",
+                format!("{}: choose 0 <= f < 1", t.test_fraction),
+            ));
+        }
+        let o = self.output.as_ref().ok_or_else(|| {
+            Error::key(
+                "output",
+                "missing: say who receives the model (model_to, model_path)",
+            )
+        })?;
+        match (o.model_to, &o.model_path) {
+            (Some(p), Some(_)) => check_party("output.model_to", p)?,
+            (Some(_), None) => {
+                return Err(Error::key("output.model_path", "missing (with model_to)"));
+            }
+            (None, Some(_)) => {
+                return Err(Error::key("output.model_to", "missing (with model_path)"));
+            }
+            (None, None) if o.shares_path.is_none() => {
+                return Err(Error::key(
+                    "output",
+                    "give model_to and model_path, or shares_path (a trained model must go somewhere)",
+                ));
+            }
+            (None, None) => {}
+        }
+        Ok(())
+    }
+
+    fn validate_infer(&self) -> Result<()> {
+        if self.train.is_some() {
+            return Err(Error::key("train", "only for kind = \"train\""));
+        }
+        if self.output.is_some() {
+            return Err(Error::key(
+                "output",
+                "only for kind = \"train\" (infer has predictions_to)",
+            ));
+        }
+        if !self.data.sources.is_empty() {
+            return Err(Error::key(
+                "data.sources",
+                "only for kind = \"train\" (infer has infer.queries)",
+            ));
+        }
+        if !self.data.owners.is_empty() || self.intake.is_some() {
+            return Err(Error::key(
+                "data.owners",
+                "external owners only feed train jobs",
+            ));
+        }
+        let inf = self
+            .infer
+            .as_ref()
+            .ok_or_else(|| Error::key("infer", "missing: an infer job needs [infer]"))?;
+        match (&inf.weights, &inf.shares) {
+            (Some(w), None) => check_party("infer.weights.party", w.party)?,
+            (None, Some(_)) => {}
+            _ => {
+                return Err(Error::key(
+                    "infer",
+                    "give exactly one of weights = { party, path } and shares = \"...{role}...\"",
+                ));
+            }
+        }
+        if inf.shares_job.is_some() && inf.shares.is_none() {
+            return Err(Error::key("infer.shares_job", "only with infer.shares"));
+        }
+        check_party("infer.queries.party", inf.queries.party)?;
+        check_party("infer.predictions_to", inf.predictions_to)
+    }
+
+    /// The training settings (defaults where the file has no `[train]`).
+    pub fn train_spec(&self) -> TrainSpec {
+        self.train.clone().unwrap_or_default()
+    }
+
+    /// A path of the job resolved for party `role`: `{role}` replaced, relative to the job file.
+    pub fn path_for(&self, path: &Path, role: usize) -> PathBuf {
+        let s = path.to_string_lossy().replace("{role}", &role.to_string());
+        self.base_dir.join(s)
+    }
+
+    /// SHA-256 of the parsed job (its canonical JSON form), independent of spelling, comments
+    /// and the directory it was read from.
+    pub fn digest(&self) -> [u8; 32] {
+        let mut plain = self.clone();
+        plain.base_dir = PathBuf::new();
+        // JSON fails only on a path that is not UTF-8; the debug form is canonical too
+        let canonical =
+            serde_json::to_vec(&plain).unwrap_or_else(|_| format!("{plain:?}").into_bytes());
+        let d = ring::digest::digest(&ring::digest::SHA256, &canonical);
+        let mut out = [0u8; 32];
+        out.copy_from_slice(d.as_ref());
+        out
+    }
+
+    /// The number of model outputs: one logit for two classes (except softmax regression),
+    /// else one per class.
+    pub fn outputs(&self) -> usize {
+        let c = self.data.classes.len();
+        if c == 2 && self.model.name != "softmax_regression" {
+            1
+        } else {
+            c
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    pub(crate) const TRAIN: &str = r#"
+id = "t1"
+kind = "train"
+[model]
+name = "mlp"
+hidden = [8]
+[data]
+label = "y"
+classes = ["0", "1"]
+[[data.sources]]
+party = 0
+csv = "a.csv"
+[[data.sources]]
+party = 2
+csv = "c.csv"
+[train]
+epochs = 3
+[output]
+model_to = 1
+model_path = "m.safetensors"
+shares_path = "s{role}.safetensors"
+"#;
+
+    fn key_of(text: &str) -> String {
+        match Job::from_toml_str(text, Path::new("/j")) {
+            Err(Error::JobKey { key, .. }) => key,
+            Err(Error::JobFile { detail, .. }) => format!("file: {detail}"),
+            other => panic!("expected an error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn parses_validates_and_names_keys() {
+        let j = Job::from_toml_str(TRAIN, Path::new("/j")).unwrap();
+        assert_eq!(j.train_spec().epochs, 3);
+        assert_eq!(j.train_spec().batch_size, 32);
+        assert!(j.data.standardize);
+        assert_eq!(j.outputs(), 1);
+        assert_eq!(
+            j.path_for(Path::new("s{role}.safetensors"), 2),
+            PathBuf::from("/j/s2.safetensors")
+        );
+        // spelling and directory do not change the digest; a value does
+        let j2 = Job::from_toml_str(
+            &TRAIN.replace("epochs = 3", "epochs    =  3 # c"),
+            Path::new("/x"),
+        )
+        .unwrap();
+        assert_eq!(j.digest(), j2.digest());
+        let j3 = Job::from_toml_str(&TRAIN.replace("epochs = 3", "epochs = 4"), Path::new("/j"))
+            .unwrap();
+        assert_ne!(j.digest(), j3.digest());
+
+        assert!(key_of(&TRAIN.replace("epochs = 3", "epochz = 3")).contains("epochz"));
+        assert!(key_of(&TRAIN.replace("kind = \"train\"", "kind = \"fly\"")).contains("fly"));
+        assert_eq!(
+            key_of(&TRAIN.replace("epochs = 3", "epochs = 0")),
+            "train.epochs"
+        );
+        assert_eq!(
+            key_of(&TRAIN.replace("party = 2", "party = 3")),
+            "data.sources[1].party"
+        );
+        assert_eq!(
+            key_of(&TRAIN.replace("model_to = 1", "model_to = 5")),
+            "output.model_to"
+        );
+        assert_eq!(key_of(&TRAIN.replace("\"mlp\"", "\"cnn\"")), "model.name");
+        assert_eq!(key_of(&TRAIN.replace("hidden = [8]", "")), "model.hidden");
+        assert_eq!(
+            key_of(&TRAIN.replace("[\"0\", \"1\"]", "[\"0\"]")),
+            "data.classes"
+        );
+        assert_eq!(
+            key_of(&TRAIN.replace("epochs = 3", "epochs = 3\ntest_fraction = 1.5")),
+            "train.test_fraction"
+        );
+        assert!(key_of(&TRAIN.replace("epochs = 3", "epochs = \"x\"")).contains("epochs"));
+        // external owners need an intake, and the intake needs owners
+        let owners = TRAIN.replace(
+            "classes = [\"0\", \"1\"]",
+            "classes = [\"0\", \"1\"]\nowners = [0, 2]",
+        );
+        assert_eq!(key_of(&owners), "intake");
+        let intake = "\n[intake]\naddresses = [\"h:1\", \"h:2\", \"h:3\"]\n";
+        let j = Job::from_toml_str(&format!("{owners}{intake}"), Path::new("/j")).unwrap();
+        assert_eq!(j.data.owners, [0, 2]);
+        assert_eq!(j.intake.unwrap().timeout_ms, 60_000);
+        assert_eq!(key_of(&format!("{TRAIN}{intake}")), "intake");
+        assert_eq!(
+            key_of(&format!("{owners}{}", intake.replace("h:2", "h2"))),
+            "intake.addresses[1]"
+        );
+        assert_eq!(key_of(&owners.replace("[0, 2]", "[1, 1]")), "data.owners");
+    }
+
+    #[test]
+    fn infer_jobs_need_one_model_source() {
+        let infer = r#"
+id = "i1"
+kind = "infer"
+[model]
+name = "logistic_regression"
+[data]
+label = "y"
+classes = ["0", "1"]
+[infer]
+weights = { party = 0, path = "m.safetensors" }
+queries = { party = 1, csv = "q.csv" }
+predictions_to = 1
+predictions_path = "p.csv"
+"#;
+        let j = Job::from_toml_str(infer, Path::new(".")).unwrap();
+        assert_eq!(j.kind, JobKind::Infer);
+        assert_eq!(
+            key_of(&infer.replace("predictions_to = 1", "predictions_to = 4")),
+            "infer.predictions_to"
+        );
+        assert_eq!(
+            key_of(&infer.replace("weights = { party = 0, path = \"m.safetensors\" }", "")),
+            "infer"
+        );
+        assert_eq!(key_of(&format!("{infer}[train]\nepochs = 1\n")), "train");
+    }
+}

@@ -1,0 +1,673 @@
+//! Running a [`Job`] as one of the three parties: check that the three run the same job, load
+//! this party's CSV, agree on the public shapes, share, train or predict, write the outputs.
+//!
+//! Only these are public among the servers: the job file, each party's row counts and number of
+//! feature columns (and a hash of the column names, to check that they agree), the revealed test
+//! accuracy and loss (train) or query accuracy when the queries are labelled (infer). The trained
+//! model is revealed to `output.model_to` only, predictions to `infer.predictions_to` only.
+
+use crate::error::{Error, Result};
+use crate::job::{Job, JobKind, Source};
+use mpc_core::{AShare, FixedPoint, Party};
+use mpc_models::{Activation, MlpConfig, logistic_regression, mlp, softmax_regression};
+use mpc_net::TcpTransport;
+use mpc_net::config::PartyConfig;
+use mpc_net::tls::TlsIdentity;
+use mpc_nn::data::{Dataset, parse_csv};
+use mpc_nn::io::export_safetensors;
+use mpc_nn::io::{reveal_model_to, save_shares};
+use mpc_nn::loss::{BceWithLogits, Loss, SoftmaxCrossEntropy};
+use mpc_nn::optim::SgdConfig;
+use mpc_nn::share::{Block, Standardizer, share_rows};
+use mpc_nn::train::{TrainConfig, evaluate, fit};
+use mpc_nn::{Backend, NnError, Sequential};
+use ndarray::{Array2, ArrayD, Axis};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+mod infer;
+
+/// Names of the standardiser's tensors in model and share files.
+pub const STD_MEAN: &str = "standardizer.mean";
+/// See [`STD_MEAN`].
+pub const STD_INV_STD: &str = "standardizer.inv_std";
+
+/// What a job did, as seen by one party (printed as the `RESULT` line of `trefoil party`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JobReport {
+    /// This party.
+    pub party: usize,
+    /// The job id.
+    pub job: String,
+    /// `train` or `infer`.
+    pub kind: JobKind,
+    /// Pooled training rows (train).
+    pub train_rows: usize,
+    /// Pooled test rows (train) or query rows (infer).
+    pub test_rows: usize,
+    /// Revealed accuracy on the test rows (train) or the labelled queries (infer).
+    pub accuracy: Option<f64>,
+    /// Revealed mean test loss (train).
+    pub loss: Option<f64>,
+    /// The plaintext model file this party wrote (only the model owner writes one).
+    pub model_written: Option<PathBuf>,
+    /// This party's share file, if the job asks for one.
+    pub shares_written: Option<PathBuf>,
+    /// The predictions file this party wrote (only the predictions' receiver writes one).
+    pub predictions_written: Option<PathBuf>,
+    /// Payload bytes this party sent.
+    pub bytes_sent: u64,
+    /// Communication rounds.
+    pub rounds: u64,
+    /// Wall time in seconds.
+    pub seconds: f64,
+}
+
+impl JobReport {
+    /// One line of JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+}
+
+/// Joins the session described by `cfg` over TCP (mutual TLS unless the config is insecure);
+/// the job's `frac_bits`, if any, replaces the config's (the handshake checks that all agree).
+pub fn connect(cfg: &PartyConfig, job: Option<&Job>) -> Result<Party> {
+    let mut cfg = cfg.clone();
+    if let Some(f) = job.and_then(|j| j.frac_bits) {
+        cfg.frac_bits = f;
+    }
+    let fixed = FixedPoint::new(cfg.frac_bits)?;
+    let transport = TcpTransport::connect(&cfg.to_tcp_config()?)?;
+    Ok(Party::new(Box::new(transport), fixed)?)
+}
+
+/// Sends `mine` to both other parties and receives theirs (public values only).
+pub fn exchange(p: &mut Party, mine: &[u64]) -> Result<[Vec<u64>; 3]> {
+    let role = p.role();
+    let others = [(role + 1) % 3, (role + 2) % 3];
+    let c = p.comm();
+    for peer in others {
+        c.send(peer, vec![mine.len() as u64])?;
+        c.send(peer, mine.to_vec())?;
+    }
+    let mut out: [Vec<u64>; 3] = Default::default();
+    out[role] = mine.to_vec();
+    for peer in others {
+        let n = c.recv(peer, 1)?[0];
+        if n > 1 << 16 {
+            return Err(Error::Data(format!(
+                "party {peer} announced {n} public words"
+            )));
+        }
+        out[peer] = c.recv(peer, n as usize)?;
+    }
+    Ok(out)
+}
+
+fn words_of(bytes: &[u8]) -> Vec<u64> {
+    bytes
+        .chunks(8)
+        .map(|c| {
+            let mut b = [0u8; 8];
+            b[..c.len()].copy_from_slice(c);
+            u64::from_le_bytes(b)
+        })
+        .collect()
+}
+
+fn hex(words: &[u64]) -> String {
+    words
+        .iter()
+        .take(2)
+        .map(|w| format!("{:016x}", w.swap_bytes()))
+        .collect()
+}
+
+/// Checks that the three parties run the same job (their [`Job::digest`]s agree).
+pub fn check_same_job(p: &mut Party, job: &Job) -> Result<()> {
+    let mine = words_of(&job.digest());
+    let all = exchange(p, &mine)?;
+    for (peer, theirs) in all.iter().enumerate() {
+        if *theirs != mine {
+            return Err(Error::JobMismatch {
+                peer,
+                ours: hex(&mine),
+                theirs: hex(theirs),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A shape announcement: the number of columns, then the hash of their names.
+type Shape = Vec<u64>;
+
+/// Features and label matrix of one party's rows.
+type XY = (Array2<f64>, Array2<f64>);
+/// A plaintext standardiser: mean and inverse standard deviation.
+type PlainStd = (ArrayD<f64>, ArrayD<f64>);
+
+/// One party's rows: features, class indices (if labelled) and the feature names.
+pub(crate) struct Rows {
+    pub(crate) x: Array2<f64>,
+    pub(crate) labels: Option<Vec<usize>>,
+    pub(crate) names: Vec<String>,
+}
+
+/// Reads a CSV with the job's columns. Without `need_label`, a file without the label column
+/// is read as unlabelled queries.
+pub(crate) fn read_rows(job: &Job, path: &Path, need_label: bool) -> Result<Rows> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let label = &job.data.label;
+    let (ds, labelled) = match parse_csv(&text, path, label) {
+        Ok(ds) => (ds, true),
+        Err(NnError::Csv { column, detail, .. })
+            if !need_label && column == *label && detail.starts_with("label column not found") =>
+        {
+            // unlabelled queries: read them with a constant label column in front
+            const NONE: &str = "__trefoil_no_label__";
+            let mut out = String::with_capacity(text.len() + 16);
+            let mut header = true;
+            for line in text.split('\n') {
+                if !line.trim().is_empty() {
+                    out.push_str(if header { NONE } else { "0" });
+                    out.push(',');
+                    header = false;
+                }
+                out.push_str(line);
+                out.push('\n');
+            }
+            (parse_csv(&out, path, NONE)?, false)
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let names = &ds.feature_names;
+    let cols: Vec<usize> = match &job.data.features {
+        Some(want) => want
+            .iter()
+            .map(|c| {
+                names.iter().position(|n| n == c).ok_or_else(|| {
+                    Error::Data(format!(
+                        "{}: column {c:?} of data.features not found; the file has: {}",
+                        path.display(),
+                        names.join(", ")
+                    ))
+                })
+            })
+            .collect::<Result<_>>()?,
+        None => (0..names.len()).collect(),
+    };
+    let x = ds.features.select(Axis(1), &cols);
+    let labels = if labelled {
+        Some(map_classes(job, &ds, path)?)
+    } else {
+        None
+    };
+    Ok(Rows {
+        x,
+        labels,
+        names: cols.iter().map(|&j| names[j].clone()).collect(),
+    })
+}
+
+/// The job's class index of every row (the file's classes are the values found in it).
+fn map_classes(job: &Job, ds: &Dataset, path: &Path) -> Result<Vec<usize>> {
+    let classes = &job.data.classes;
+    let same = |a: &str, b: &str| {
+        a == b || matches!((a.parse::<f64>(), b.parse::<f64>()), (Ok(x), Ok(y)) if x == y)
+    };
+    let index: Vec<usize> = ds
+        .class_names
+        .iter()
+        .map(|name| {
+            classes.iter().position(|c| same(c, name)).ok_or_else(|| {
+                Error::Data(format!(
+                    "{}: label {name:?} in column {:?} is not one of data.classes {classes:?}",
+                    path.display(),
+                    job.data.label
+                ))
+            })
+        })
+        .collect::<Result<_>>()?;
+    Ok(ds.labels.iter().map(|&l| index[l]).collect())
+}
+
+/// Label matrix: `N x 1` of 0/1 for one output, else one-hot `N x C`.
+fn label_matrix(labels: &[usize], outputs: usize) -> Array2<f64> {
+    if outputs == 1 {
+        Array2::from_shape_fn((labels.len(), 1), |(i, _)| labels[i] as f64)
+    } else {
+        Array2::from_shape_fn((labels.len(), outputs), |(i, j)| {
+            f64::from(u8::from(labels[i] == j))
+        })
+    }
+}
+
+fn names_hash(names: &[String]) -> Vec<u64> {
+    words_of(ring::digest::digest(&ring::digest::SHA256, names.join("\0").as_bytes()).as_ref())
+}
+
+/// Shares the blocks of the parties that have rows (`rows[i]` rows of `cols` columns).
+fn share_blocks(
+    p: &mut Party,
+    rows: &[usize; 3],
+    cols: usize,
+    mine: Option<&Array2<f64>>,
+) -> Result<AShare> {
+    let role = p.role();
+    let blocks: Vec<Block<'_>> = (0..3)
+        .filter(|&i| rows[i] > 0)
+        .map(|i| Block {
+            owner: i,
+            shape: (rows[i], cols),
+            data: if i == role { mine } else { None },
+        })
+        .collect();
+    Ok(share_rows(p, &blocks)?)
+}
+
+/// Builds the job's model for `d` features.
+pub fn build_model<B: Backend + 'static>(b: &mut B, job: &Job, d: usize) -> Result<Sequential<B>> {
+    let m = &job.model;
+    let c = job.data.classes.len();
+    Ok(match m.name.as_str() {
+        "logistic_regression" => logistic_regression(b, d)?,
+        "softmax_regression" => softmax_regression(b, d, c)?,
+        _ => {
+            let mut cfg = MlpConfig::new(d, &m.hidden, job.outputs());
+            cfg.activation = match m.activation.as_deref() {
+                Some("sigmoid") => Activation::Sigmoid,
+                Some("tanh") => Activation::Tanh,
+                _ => Activation::Relu,
+            };
+            cfg.seed = job.train.as_ref().map_or(0, |t| t.seed);
+            mlp(b, &cfg)?
+        }
+    })
+}
+
+fn loss_for(job: &Job) -> Box<dyn Loss<Party>> {
+    if job.outputs() == 1 {
+        Box::new(BceWithLogits)
+    } else {
+        Box::new(SoftmaxCrossEntropy)
+    }
+}
+
+/// Announces this party's shape `[rows..., d]` and names hash; checks the columns agree among
+/// the parties that have rows. Returns every party's row counts and `d`.
+fn agree_shapes(
+    p: &mut Party,
+    counts: &[usize],
+    d: usize,
+    names: &[String],
+    what: &str,
+) -> Result<(Vec<[usize; 3]>, Option<Shape>)> {
+    let mut mine: Vec<u64> = counts.iter().map(|&c| c as u64).collect();
+    mine.push(d as u64);
+    mine.extend(names_hash(names));
+    let all = exchange(p, &mine)?;
+    let k = counts.len();
+    let mut rows = vec![[0usize; 3]; k];
+    let mut first: Option<(usize, &Vec<u64>)> = None;
+    for (party, a) in all.iter().enumerate() {
+        if a.len() != k + 5 {
+            return Err(Error::Data(format!(
+                "party {party} announced a malformed shape"
+            )));
+        }
+        for (j, r) in rows.iter_mut().enumerate() {
+            r[party] = a[j] as usize;
+        }
+        if a[..k].iter().all(|&c| c == 0) {
+            continue;
+        }
+        match first {
+            None => first = Some((party, a)),
+            Some((q, b)) if b[k..] != a[k..] => {
+                return Err(Error::Data(format!(
+                    "the feature columns of party {party}'s {what} ({} columns) differ from \
+                     party {q}'s ({} columns) in number, names or order; list them in data.features",
+                    a[k], b[k]
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok((rows, first.map(|(_, a)| a[k..].to_vec())))
+}
+
+/// `d` from a shape announcement of [`agree_shapes`], or an error if nobody has rows.
+fn columns_of(shape: Option<&Vec<u64>>, what: &str) -> Result<usize> {
+    shape
+        .and_then(|a| a.first())
+        .map(|&d| d as usize)
+        .ok_or_else(|| Error::Data(format!("no party has any {what} rows")))
+}
+
+/// Runs `job` as this party; `progress` receives human-readable progress lines. `intake` is
+/// this server's TLS identity, needed to accept external data owners (`data.owners`).
+pub fn run_job(
+    p: &mut Party,
+    job: &Job,
+    intake: Option<&TlsIdentity>,
+    progress: &mut dyn FnMut(&str),
+) -> Result<JobReport> {
+    let t0 = Instant::now();
+    mpc_nn::secure_session(p);
+    check_same_job(p, job)?;
+    progress(&format!(
+        "JOB {} ({:?}): the three parties agree on the job file",
+        job.id, job.kind
+    ));
+    let mut report = match job.kind {
+        JobKind::Train => train(p, job, intake, progress)?,
+        JobKind::Infer => infer::infer(p, job, progress)?,
+    };
+    let s = p.stats();
+    report.bytes_sent = s.bytes_sent;
+    report.rounds = s.rounds;
+    report.seconds = t0.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+fn empty_report(p: &Party, job: &Job) -> JobReport {
+    JobReport {
+        party: p.role(),
+        job: job.id.clone(),
+        kind: job.kind,
+        train_rows: 0,
+        test_rows: 0,
+        accuracy: None,
+        loss: None,
+        model_written: None,
+        shares_written: None,
+        predictions_written: None,
+        bytes_sent: 0,
+        rounds: 0,
+        seconds: 0.0,
+    }
+}
+
+/// This party's sources, read and stacked.
+fn local_rows(job: &Job, role: usize, sources: &[&Source]) -> Result<Option<Rows>> {
+    let mut acc: Option<Rows> = None;
+    for s in sources.iter().filter(|s| s.party == role) {
+        let r = read_rows(job, &job.path_for(&s.csv, role), true)?;
+        acc = Some(match acc {
+            None => r,
+            Some(a) => {
+                if a.names != r.names {
+                    return Err(Error::Data(format!(
+                        "{}: columns differ from this party's other CSV",
+                        s.csv.display()
+                    )));
+                }
+                let x = ndarray::concatenate(Axis(0), &[a.x.view(), r.x.view()])
+                    .map_err(|e| Error::Data(e.to_string()))?;
+                let mut labels = a.labels.unwrap_or_default();
+                labels.extend(r.labels.unwrap_or_default());
+                Rows {
+                    x,
+                    labels: Some(labels),
+                    names: a.names,
+                }
+            }
+        });
+    }
+    Ok(acc)
+}
+
+/// Splits a party's (or owner's) rows into train and test rows, as features and label matrix.
+pub(crate) fn split_local(job: &Job, r: &Rows) -> Result<(XY, Option<XY>)> {
+    let t = job.train_spec();
+    let outputs = job.outputs();
+    let labels = r.labels.clone().unwrap_or_default();
+    let ds = Dataset::new(
+        r.x.clone(),
+        labels.into(),
+        job.data.classes.len(),
+        r.names.clone(),
+        job.data.classes.clone(),
+    )?;
+    let lab = |d: &Dataset| label_matrix(&d.labels.to_vec(), outputs);
+    if t.test_fraction > 0.0 {
+        let (a, b) = ds.train_test_split(t.test_fraction, t.seed, false)?;
+        Ok((
+            (a.features.clone(), lab(&a)),
+            Some((b.features.clone(), lab(&b))),
+        ))
+    } else {
+        Ok(((ds.features.clone(), lab(&ds)), None))
+    }
+}
+
+/// The servers compare what each received from every owner (shapes and column names must be
+/// the same on the three, and fit the parties' columns). Returns the deliveries with their
+/// shape announcement (`d` and names hash).
+fn agree_owner_shapes(
+    p: &mut Party,
+    got: &[crate::intake::OwnerData],
+    parties: Option<&Vec<u64>>,
+    outputs: usize,
+) -> Result<Vec<(crate::intake::OwnerData, Vec<u64>)>> {
+    let mut mine = Vec::new();
+    let mut out = Vec::new();
+    for o in got {
+        let t = &o.tensors;
+        let d = t[0].shape()[1];
+        let ok = t[2].shape()[1] == d
+            && t[1].shape()[1] == outputs
+            && t[3].shape()[1] == outputs
+            && t[0].shape()[0] == t[1].shape()[0]
+            && t[2].shape()[0] == t[3].shape()[0];
+        if !ok {
+            return Err(Error::Intake {
+                peer: format!("owner {}", o.owner),
+                detail: format!(
+                    "tensors of shapes {:?} do not fit {outputs} label columns",
+                    t.iter().map(|x| x.shape().to_vec()).collect::<Vec<_>>()
+                ),
+            });
+        }
+        let mut shape = vec![d as u64];
+        shape.extend(names_hash(&o.names));
+        if let Some(ps) = parties
+            && *ps != shape
+        {
+            return Err(Error::Data(format!(
+                "the feature columns of owner {} ({d} columns) differ from the parties' ({}) \
+                 in number, names or order; list them in data.features",
+                o.owner, ps[0]
+            )));
+        }
+        mine.extend([
+            o.owner as u64,
+            t[0].shape()[0] as u64,
+            t[2].shape()[0] as u64,
+        ]);
+        mine.extend(&shape);
+        out.push((o.clone(), shape));
+    }
+    let all = exchange(p, &mine)?;
+    for (server, theirs) in all.iter().enumerate() {
+        if *theirs != mine {
+            return Err(Error::Data(format!(
+                "server {server} received other shapes or columns from the external owners than \
+                 this server; an owner sent inconsistent data"
+            )));
+        }
+    }
+    Ok(out)
+}
+
+fn train(
+    p: &mut Party,
+    job: &Job,
+    intake: Option<&TlsIdentity>,
+    progress: &mut dyn FnMut(&str),
+) -> Result<JobReport> {
+    let role = p.role();
+    let t = job.train_spec();
+    let outputs = job.outputs();
+    let sources: Vec<&Source> = job.data.sources.iter().collect();
+    let local = local_rows(job, role, &sources)?;
+    // this party's train / test rows
+    let (tr, te): (Option<XY>, Option<XY>) = match &local {
+        None => (None, None),
+        Some(r) => {
+            let (a, b) = split_local(job, r)?;
+            (Some(a), b)
+        }
+    };
+    let n_tr = tr.as_ref().map_or(0, |m| m.0.nrows());
+    let n_te = te.as_ref().map_or(0, |m| m.0.nrows());
+    let names = local.as_ref().map(|r| r.names.clone()).unwrap_or_default();
+    let d_local = local.as_ref().map_or(0, |r| r.x.ncols());
+    let (rows, shape) = agree_shapes(p, &[n_tr, n_te], d_local, &names, "training data")?;
+    let owners = match (job.data.owners.is_empty(), intake) {
+        (true, _) => Vec::new(),
+        (false, None) => {
+            return Err(Error::key(
+                "data.owners",
+                "this party has no TLS identity to accept owners with",
+            ));
+        }
+        (false, Some(id)) => {
+            let frac_bits = p.fixed_point().frac_bits();
+            let got = crate::intake::receive_owners(job, role, frac_bits, id, progress)?;
+            agree_owner_shapes(p, &got, shape.as_ref(), outputs)?
+        }
+    };
+    let shape = shape.or_else(|| owners.first().map(|o| o.1.clone()));
+    let d = columns_of(shape.as_ref(), "training")?;
+    let (train_rows, test_rows) = (rows[0], rows[1]);
+    let owner_rows = |t: usize| -> usize { owners.iter().map(|o| o.0.tensors[t].shape()[0]).sum() };
+    let total_tr: usize = train_rows.iter().sum::<usize>() + owner_rows(0);
+    let total_te: usize = test_rows.iter().sum::<usize>() + owner_rows(2);
+    progress(&format!(
+        "DATA {total_tr} training and {total_te} test rows of {d} features (parties hold {:?} + {:?}, \
+         {} external owners)",
+        train_rows,
+        test_rows,
+        owners.len()
+    ));
+    let pooled =
+        |p: &mut Party, rows: &[usize; 3], cols: usize, mine: Option<&Array2<f64>>, t: usize| {
+            let mut parts = Vec::new();
+            if rows.iter().any(|&r| r > 0) {
+                parts.push(share_blocks(p, rows, cols, mine)?);
+            }
+            for (o, _) in owners.iter() {
+                if o.tensors[t].shape()[0] > 0 {
+                    parts.push(o.tensors[t].clone());
+                }
+            }
+            Ok::<_, Error>(AShare::concat(0, &parts.iter().collect::<Vec<_>>())?)
+        };
+    let x = pooled(p, &train_rows, d, tr.as_ref().map(|m| &m.0), 0)?;
+    let y = pooled(p, &train_rows, outputs, tr.as_ref().map(|m| &m.1), 1)?;
+    let test = if total_te > 0 {
+        Some((
+            pooled(p, &test_rows, d, te.as_ref().map(|m| &m.0), 2)?,
+            pooled(p, &test_rows, outputs, te.as_ref().map(|m| &m.1), 3)?,
+        ))
+    } else {
+        None
+    };
+    let (x, test, st) = if job.data.standardize {
+        let st = Standardizer::fit(p, &x)?;
+        let x = st.transform(p, &x)?;
+        let test = match test {
+            Some((xt, yt)) => Some((st.transform(p, &xt)?, yt)),
+            None => None,
+        };
+        (x, test, Some(st))
+    } else {
+        (x, test, None)
+    };
+    let mut model = build_model(p, job, d)?;
+    let loss = loss_for(job);
+    let mut opt = SgdConfig {
+        lr: t.lr,
+        momentum: t.momentum,
+        weight_decay: t.weight_decay,
+    }
+    .build();
+    let tc = TrainConfig {
+        epochs: t.epochs,
+        batch_size: t.batch_size,
+        seed: t.seed,
+        drop_last: false,
+    };
+    let epochs = t.epochs;
+    fit(
+        p,
+        &mut model,
+        loss.as_ref(),
+        &mut opt,
+        &x,
+        &y,
+        &tc,
+        &mut |_, _, pr| {
+            if pr.epoch_done() {
+                progress(&format!("EPOCH {}/{epochs} done", pr.epoch + 1));
+            }
+            Ok(())
+        },
+    )?;
+    let mut report = empty_report(p, job);
+    report.train_rows = total_tr;
+    report.test_rows = total_te;
+    if let Some((xt, yt)) = &test {
+        let m = evaluate(p, &mut model, xt, yt, Some(loss.as_ref()), 512)?;
+        report.accuracy = Some(m.accuracy);
+        report.loss = m.loss;
+        progress(&format!(
+            "TEST accuracy {:.4}, loss {:.4} (revealed to all parties)",
+            m.accuracy,
+            m.loss.unwrap_or(f64::NAN)
+        ));
+    }
+    let out = job.output.clone().unwrap_or(crate::job::OutputSpec {
+        model_to: None,
+        model_path: None,
+        shares_path: None,
+    });
+    if let (Some(owner), Some(path)) = (out.model_to, &out.model_path) {
+        let mut params = reveal_model_to(p, owner, &model)?;
+        if let Some(st) = &st {
+            let mean = p.reveal_to_f64(owner, &st.mean)?;
+            let inv = p.reveal_to_f64(owner, &st.inv_std)?;
+            if let (Some(ps), Some(mean), Some(inv)) = (params.as_mut(), mean, inv) {
+                ps.push((STD_MEAN.to_string(), mean));
+                ps.push((STD_INV_STD.to_string(), inv));
+            }
+        }
+        if let Some(ps) = params {
+            let path = job.path_for(path, role);
+            export_safetensors(&path, &ps)?;
+            progress(&format!("MODEL written to {}", path.display()));
+            report.model_written = Some(path);
+        }
+    }
+    if let Some(sp) = &out.shares_path {
+        let path = job.path_for(sp, role);
+        let extra: Vec<(String, &AShare)> = match &st {
+            Some(st) => vec![
+                (STD_MEAN.into(), &st.mean),
+                (STD_INV_STD.into(), &st.inv_std),
+            ],
+            None => Vec::new(),
+        };
+        save_shares(&path, role, &job.id, &model, &extra)?;
+        progress(&format!("SHARES written to {}", path.display()));
+        report.shares_written = Some(path);
+    }
+    Ok(report)
+}

@@ -1,0 +1,170 @@
+//! Infer jobs: a model entered as secret shares, predictions on one party's queries revealed to
+//! one party.
+
+use super::{
+    JobReport, PlainStd, STD_INV_STD, STD_MEAN, agree_shapes, build_model, columns_of,
+    empty_report, label_matrix, read_rows, share_blocks,
+};
+use crate::error::{Error, Result};
+use crate::job::Job;
+use mpc_core::Party;
+use mpc_nn::Backend;
+use mpc_nn::io::{NamedTensors, import_safetensors, input_model, load_shares};
+use mpc_nn::share::Standardizer;
+use mpc_nn::train::{correct_count, predict};
+use std::path::Path;
+
+/// Splits the standardiser's tensors off a plaintext model file.
+fn split_standardizer(
+    mut params: NamedTensors,
+    path: &Path,
+    want: bool,
+) -> Result<(NamedTensors, Option<PlainStd>)> {
+    let mut take = |name: &str| {
+        params
+            .iter()
+            .position(|(n, _)| n == name)
+            .map(|i| params.remove(i).1)
+    };
+    let (mean, inv) = (take(STD_MEAN), take(STD_INV_STD));
+    match (want, mean, inv) {
+        (true, Some(m), Some(i)) => Ok((params, Some((m, i)))),
+        (true, _, _) => Err(Error::Data(format!(
+            "{}: no {STD_MEAN} / {STD_INV_STD} tensors, but data.standardize is true \
+             (set it to false for a model trained without standardisation)",
+            path.display()
+        ))),
+        (false, _, _) => Ok((params, None)),
+    }
+}
+
+pub(super) fn infer(p: &mut Party, job: &Job, progress: &mut dyn FnMut(&str)) -> Result<JobReport> {
+    let role = p.role();
+    let inf = job
+        .infer
+        .clone()
+        .ok_or_else(|| Error::key("infer", "missing"))?;
+    let q = &inf.queries;
+    let local = if q.party == role {
+        Some(read_rows(job, &job.path_for(&q.csv, role), false)?)
+    } else {
+        None
+    };
+    let n_local = local.as_ref().map_or(0, |r| r.x.nrows());
+    let labelled_local = local.as_ref().is_some_and(|r| r.labels.is_some());
+    let names = local.as_ref().map(|r| r.names.clone()).unwrap_or_default();
+    let d_local = local.as_ref().map_or(0, |r| r.x.ncols());
+    let (rows, shape) = agree_shapes(
+        p,
+        &[n_local, usize::from(labelled_local)],
+        d_local,
+        &names,
+        "queries",
+    )?;
+    let d = columns_of(shape.as_ref(), "query")?;
+    let n = rows[0][q.party];
+    let labelled = rows[1][q.party] == 1;
+    progress(&format!(
+        "DATA {n} query rows of {d} features from party {}",
+        q.party
+    ));
+    // the model, as secret shares
+    let mut model = build_model(p, job, d)?;
+    let st = if let Some(w) = &inf.weights {
+        let mut mine = None;
+        if role == w.party {
+            let path = job.path_for(&w.path, role);
+            let params = import_safetensors(&path)?;
+            mine = Some(split_standardizer(params, &path, job.data.standardize)?);
+        }
+        input_model(
+            p,
+            w.party,
+            &mut model,
+            mine.as_ref().map(|(ps, _)| ps.as_slice()),
+        )?;
+        if job.data.standardize {
+            let s = mine.as_ref().and_then(|(_, s)| s.as_ref());
+            let mean = p.input_f64(w.party, s.map(|s| &s.0), &[1, d])?;
+            let inv_std = p.input_f64(w.party, s.map(|s| &s.1), &[1, d])?;
+            Some(Standardizer { mean, inv_std })
+        } else {
+            None
+        }
+    } else {
+        let sp = inf
+            .shares
+            .as_ref()
+            .ok_or_else(|| Error::key("infer", "no model"))?;
+        let path = job.path_for(sp, role);
+        let train_job = inf.shares_job.clone().unwrap_or_else(|| job.id.clone());
+        let mut extras = load_shares(&path, role, &train_job, &mut model)?;
+        if job.data.standardize {
+            let mut take = |name: &str| {
+                extras
+                    .iter()
+                    .position(|(n, _)| n == name)
+                    .map(|i| extras.remove(i).1)
+                    .ok_or_else(|| {
+                        Error::Data(format!(
+                            "{}: no {name} share, but data.standardize is true",
+                            path.display()
+                        ))
+                    })
+            };
+            let mean = take(STD_MEAN)?;
+            let inv_std = take(STD_INV_STD)?;
+            Some(Standardizer { mean, inv_std })
+        } else {
+            None
+        }
+    };
+    let qx = local.as_ref().map(|r| r.x.clone());
+    let x = share_blocks(p, &rows[0], d, qx.as_ref())?;
+    let x = match &st {
+        Some(st) => st.transform(p, &x)?,
+        None => x,
+    };
+    let out = predict(p, &mut model, &x, 512)?;
+    let pred = if job.outputs() == 1 {
+        Backend::ge_zero(p, &out)?
+    } else {
+        Backend::argmax(p, &out, 1)?
+    };
+    let mut report = empty_report(p, job);
+    report.test_rows = n;
+    if labelled {
+        let outputs = job.outputs();
+        let y = local
+            .as_ref()
+            .and_then(|r| r.labels.as_ref())
+            .map(|l| label_matrix(l, outputs));
+        let ys = share_blocks(p, &rows[0], outputs, y.as_ref())?;
+        let hits = correct_count(p, &out, &ys)?;
+        let acc = Backend::reveal(p, &hits)?.iter().sum::<f64>().round() / n.max(1) as f64;
+        report.accuracy = Some(acc);
+        progress(&format!(
+            "QUERIES accuracy {acc:.4} (revealed to all parties)"
+        ));
+    }
+    if let Some(v) = p.reveal_to_f64(inf.predictions_to, &pred)? {
+        let classes = &job.data.classes;
+        let mut text = format!("row,{}\n", job.data.label);
+        for (i, row) in v.outer_iter().enumerate() {
+            let k = if row.len() == 1 {
+                usize::from(row[0] > 0.5)
+            } else {
+                row.iter().position(|&b| b > 0.5).unwrap_or(0)
+            };
+            text.push_str(&format!("{i},{}\n", classes[k.min(classes.len() - 1)]));
+        }
+        let path = job.path_for(&inf.predictions_path, role);
+        std::fs::write(&path, text).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+        progress(&format!("PREDICTIONS written to {}", path.display()));
+        report.predictions_written = Some(path);
+    }
+    Ok(report)
+}
