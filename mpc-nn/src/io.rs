@@ -45,8 +45,18 @@
 //! Revealing a model is never implicit: [`reveal_model_to`] opens every parameter to one party
 //! (the others learn nothing) and [`export_safetensors`] writes `f32` tensors under the
 //! parameter names, in Trefoil's layout (`Linear` weights `in x out`, `Conv2d` weights
-//! `C_in k k x C_out`, biases `1 x out`). [`import_safetensors`] reads `F32` or `F64` tensors,
-//! and [`load_into`] maps them onto a model by parameter name, optionally from PyTorch's layout.
+//! `C_in k k x C_out`, biases `1 x out`). [`import_safetensors`] reads `F32`, `F64`, `F16` or
+//! `BF16` tensors, and [`load_into`] maps them onto a model by parameter name, optionally from
+//! PyTorch's layout.
+//!
+//! ## PyTorch `state_dict`s: [`from_pytorch`], [`NameMap`]
+//! `safetensors.torch.save_file(model.state_dict(), path)` writes what [`import_safetensors`]
+//! reads. [`from_pytorch`] renames the tensors onto the model's parameters ([`NameMap::Same`]
+//! for attributes named like the Trefoil layers, [`NameMap::SequentialIndex`] for an
+//! `nn.Sequential`'s `0.weight`, `2.bias`, ..., or explicit [`NameMap::Prefixes`]) and converts
+//! PyTorch's layout (Linear `out x in`, Conv2d `C_out x C_in x k x k`). The match is strict:
+//! a missing tensor, a mis-shaped one and one the model has no parameter for (e.g. a BatchNorm
+//! buffer) are errors naming both the model's parameter and the file's tensor.
 //!
 //! [`load_into`] enters the weights with [`Backend::constant`](crate::Backend::constant): **the weights become public**,
 //! known to all three parties. For a private model, its owner enters the weights as secret
@@ -483,6 +493,6 @@ pub fn load_shares(
 
 mod weights;
 pub use weights::{
-    export_safetensors, import_safetensors, input_model, load_into, match_to_model, plain_params,
-    reveal_model_to,
+    NameMap, export_safetensors, from_pytorch, import_safetensors, input_model, load_into,
+    match_to_model, plain_params, rename_to_model, reveal_model_to,
 };

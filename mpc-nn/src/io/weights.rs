@@ -85,7 +85,23 @@ pub fn export_safetensors(path: &Path, params: &[(String, ArrayD<f64>)]) -> Resu
     write_atomic(path, &bytes, false)
 }
 
-/// Reads every tensor of a safetensors file (`F32` or `F64`) as `f64`, in file order.
+/// An IEEE 754 half-precision value (binary16 bits) as `f64`, exactly.
+fn f16_to_f64(h: u16) -> f64 {
+    let sign = if h & 0x8000 != 0 { -1.0 } else { 1.0 };
+    let exp = i32::from((h >> 10) & 0x1f);
+    let mant = f64::from(h & 0x3ff);
+    sign * match exp {
+        0 => mant * 2f64.powi(-24),
+        0x1f if mant == 0.0 => f64::INFINITY,
+        0x1f => f64::NAN,
+        e => (1.0 + mant / 1024.0) * 2f64.powi(e - 15),
+    }
+}
+
+/// Reads every tensor of a safetensors file as `f64`, in file order: `F32` and `F64`, and the
+/// half-precision `F16` and `BF16` of a PyTorch model saved after `.half()` / `.bfloat16()`
+/// (all converted exactly). Other dtypes (integers, e.g. a `num_batches_tracked` buffer) are an
+/// error naming the tensor.
 pub fn import_safetensors(path: &Path) -> Result<NamedTensors> {
     let bytes = std::fs::read(path).map_err(|e| io_err(path, e))?;
     let corrupt = |e: safetensors::SafeTensorError| {
@@ -104,20 +120,27 @@ pub fn import_safetensors(path: &Path) -> Result<NamedTensors> {
     let mut out = Vec::new();
     for name in header.offset_keys() {
         let view = st.tensor(&name).map_err(corrupt)?;
+        let data = view.data();
         let values: Vec<f64> = match view.dtype() {
-            Dtype::F32 => view
-                .data()
+            Dtype::F32 => data
                 .chunks_exact(4)
                 .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64)
                 .collect(),
-            Dtype::F64 => view
-                .data()
+            Dtype::F64 => data
                 .chunks_exact(8)
                 .map(|c| {
                     let mut b = [0u8; 8];
                     b.copy_from_slice(c);
                     f64::from_le_bytes(b)
                 })
+                .collect(),
+            Dtype::F16 => data
+                .chunks_exact(2)
+                .map(|c| f16_to_f64(u16::from_le_bytes([c[0], c[1]])))
+                .collect(),
+            Dtype::BF16 => data
+                .chunks_exact(2)
+                .map(|c| f32::from_bits((u16::from_le_bytes([c[0], c[1]]) as u32) << 16) as f64)
                 .collect(),
             other => {
                 let hint = if is_shares {
@@ -127,7 +150,9 @@ pub fn import_safetensors(path: &Path) -> Result<NamedTensors> {
                 };
                 return Err(params_err(
                     path,
-                    format!("{name} has dtype {other:?}; only F32 and F64 are supported{hint}"),
+                    format!(
+                        "{name} has dtype {other:?}; only F32, F64, F16 and BF16 are supported{hint}"
+                    ),
                 ));
             }
         };
@@ -195,10 +220,32 @@ pub fn match_to_model<B: Backend>(
     params: &[(String, ArrayD<f64>)],
     transpose_linear: bool,
 ) -> Result<NamedTensors> {
+    match_inner(model, params, transpose_linear, &HashMap::new())
+}
+
+/// `name`, followed by the file's name for it when that differs.
+fn label(name: &str, file_names: &HashMap<String, String>) -> String {
+    match file_names.get(name) {
+        Some(f) if f != name => format!("{name} ({f} in the file)"),
+        _ => name.to_string(),
+    }
+}
+
+/// [`match_to_model`], naming each tensor in the errors also by its name in the file
+/// (`file_names`: model-side name to file name).
+fn match_inner<B: Backend>(
+    model: &Sequential<B>,
+    params: &[(String, ArrayD<f64>)],
+    transpose_linear: bool,
+    file_names: &HashMap<String, String>,
+) -> Result<NamedTensors> {
     let mut by_name: HashMap<&str, &ArrayD<f64>> = HashMap::new();
     for (n, v) in params {
         if by_name.insert(n.as_str(), v).is_some() {
-            return Err(NnError::Params(format!("two tensors named {n}")));
+            return Err(NnError::Params(format!(
+                "two tensors named {}",
+                label(n, file_names)
+            )));
         }
     }
     let model_params: Vec<(String, Vec<usize>)> = model
@@ -207,19 +254,21 @@ pub fn match_to_model<B: Backend>(
         .map(|p| (p.name.clone(), B::shape_of(&p.value)))
         .collect();
     let mut problems = Vec::new();
-    let missing: Vec<&str> = model_params
+    let missing: Vec<String> = model_params
         .iter()
         .map(|(n, _)| n.as_str())
         .filter(|n| !by_name.contains_key(n))
+        .map(|n| label(n, file_names))
         .collect();
     if !missing.is_empty() {
         problems.push(format!("missing tensors: {}", missing.join(", ")));
     }
     let known: BTreeSet<&str> = model_params.iter().map(|(n, _)| n.as_str()).collect();
-    let extra: Vec<&str> = params
+    let extra: Vec<String> = params
         .iter()
         .map(|(n, _)| n.as_str())
         .filter(|n| !known.contains(n))
+        .map(|n| label(n, file_names))
         .collect();
     if !extra.is_empty() {
         problems.push(format!(
@@ -235,7 +284,8 @@ pub fn match_to_model<B: Backend>(
         match fit_shape(name, want, v, transpose_linear) {
             Some(a) => out.push((name.clone(), a)),
             None => problems.push(format!(
-                "{name}: the tensor has shape {:?}, {}",
+                "{}: the tensor has shape {:?}, {}",
+                label(name, file_names),
                 v.shape(),
                 accepted(name, want, transpose_linear)
             )),
@@ -245,6 +295,143 @@ pub fn match_to_model<B: Backend>(
         return Err(NnError::Params(problems.join("; ")));
     }
     Ok(out)
+}
+
+/// How the tensor names of a file (e.g. a PyTorch `state_dict`) map to a model's parameter
+/// names, for [`rename_to_model`] and [`from_pytorch`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameMap<'a> {
+    /// The file uses the model's names (`fc1.weight`, `conv2.bias`): Trefoil's own export, or
+    /// a PyTorch `nn.Module` whose attributes are named like the Trefoil layers.
+    Same,
+    /// A PyTorch `nn.Sequential`'s numbering: `i.weight` is the weight of the model's layer `i`,
+    /// counting every layer (activations, pooling and flatten included) from 0, as
+    /// `nn.Sequential` numbers its modules. The Trefoil model must list its layers in the same
+    /// order (a ReLU and a max-pooling may be swapped, since they commute).
+    SequentialIndex,
+    /// Explicit layer prefixes `(file prefix, model layer)`: with `("features.0", "conv1")`,
+    /// `features.0.weight` becomes `conv1.weight`. The longest matching prefix wins; a tensor
+    /// under no prefix keeps its name.
+    Prefixes(&'a [(&'a str, &'a str)]),
+}
+
+/// Renames; also returns, for error messages, each model-side name's name in the file.
+fn rename_inner<B: Backend>(
+    model: &Sequential<B>,
+    params: &[(String, ArrayD<f64>)],
+    names: NameMap<'_>,
+) -> Result<(NamedTensors, HashMap<String, String>)> {
+    let layers = model.layers();
+    let model_params: Vec<String> = model.params().iter().map(|p| p.name.clone()).collect();
+    let mut file_names = HashMap::new();
+    let mut problems = Vec::new();
+    let mut out = Vec::with_capacity(params.len());
+    match names {
+        NameMap::Same => out = params.to_vec(),
+        NameMap::SequentialIndex => {
+            for (i, (layer, _)) in layers.iter().enumerate() {
+                for q in &model_params {
+                    if let Some(rest) = q
+                        .strip_prefix(layer.as_str())
+                        .and_then(|r| r.strip_prefix('.'))
+                    {
+                        file_names.insert(q.clone(), format!("{i}.{rest}"));
+                    }
+                }
+            }
+            for (n, v) in params {
+                let Some((idx, rest)) = n.split_once('.') else {
+                    problems.push(format!("{n}: not an nn.Sequential name (index.parameter)"));
+                    continue;
+                };
+                let Ok(i) = idx.parse::<usize>() else {
+                    problems.push(format!("{n}: not an nn.Sequential name (index.parameter)"));
+                    continue;
+                };
+                let Some((layer, kind)) = layers.get(i) else {
+                    problems.push(format!(
+                        "{n}: the model has {} layers (indices 0 to {})",
+                        layers.len(),
+                        layers.len().saturating_sub(1)
+                    ));
+                    continue;
+                };
+                let new = format!("{layer}.{rest}");
+                if !model_params.contains(&new) {
+                    problems.push(format!(
+                        "{n}: layer {i} of the model is {layer} ({kind}), which has no parameter {rest}"
+                    ));
+                    continue;
+                }
+                file_names.insert(new.clone(), n.clone());
+                out.push((new, v.clone()));
+            }
+        }
+        NameMap::Prefixes(map) => {
+            for (from, to) in map {
+                if !layers.iter().any(|(l, _)| l == to) {
+                    problems.push(format!(
+                        "prefix {from} -> {to}: the model has no layer {to}"
+                    ));
+                }
+                for q in &model_params {
+                    if let Some(rest) = q.strip_prefix(to).and_then(|r| r.strip_prefix('.')) {
+                        file_names.insert(q.clone(), format!("{from}.{rest}"));
+                    }
+                }
+            }
+            for (n, v) in params {
+                let best = map
+                    .iter()
+                    .filter_map(|(from, to)| {
+                        let rest = n.strip_prefix(from)?.strip_prefix('.')?;
+                        Some((from.len(), format!("{to}.{rest}")))
+                    })
+                    .max_by_key(|(len, _)| *len);
+                match best {
+                    Some((_, new)) => {
+                        file_names.insert(new.clone(), n.clone());
+                        out.push((new, v.clone()));
+                    }
+                    None => out.push((n.clone(), v.clone())),
+                }
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(NnError::Params(problems.join("; ")));
+    }
+    Ok((out, file_names))
+}
+
+/// The named tensors renamed to `model`'s parameter names by `names` (values and shapes
+/// unchanged). A name that `names` cannot map onto a parameter of the model is an error naming
+/// the tensor (for [`NameMap::SequentialIndex`]: not `index.parameter`, an index past the last
+/// layer, or a layer without that parameter).
+pub fn rename_to_model<B: Backend>(
+    model: &Sequential<B>,
+    params: &[(String, ArrayD<f64>)],
+    names: NameMap<'_>,
+) -> Result<NamedTensors> {
+    rename_inner(model, params, names).map(|(out, _)| out)
+}
+
+/// A PyTorch `state_dict` (e.g. read with [`import_safetensors`] from the file that
+/// `safetensors.torch.save_file(model.state_dict(), path)` writes) matched to `model`: renamed
+/// by `names` ([`rename_to_model`]), then matched in PyTorch's layout ([`match_to_model`] with
+/// `transpose_linear`). Returns the tensors in Trefoil's names, order and layout, ready for
+/// [`load_into`] (without transposition) or [`input_model`].
+///
+/// The match is strict: every parameter needs its tensor, and a tensor left over (e.g. the
+/// buffers of a layer Trefoil does not have, such as BatchNorm's `running_mean`) is an error.
+/// Every error names the model's parameter and the file's tensor.
+pub fn from_pytorch<B: Backend>(
+    model: &Sequential<B>,
+    params: &[(String, ArrayD<f64>)],
+    names: NameMap<'_>,
+) -> Result<NamedTensors> {
+    let (renamed, file_names) = rename_inner(model, params, names)?;
+    match_inner(model, &renamed, true, &file_names)
 }
 
 /// Sets `model`'s parameters to the named tensors (see [`match_to_model`] for the matching and
