@@ -2,7 +2,9 @@
 # Runs the tests of the `torch` feature (mpc-nn/tests/torch.rs) against libtorch 2.13, which
 # tch 0.26 needs. libtorch comes from the PyPI wheel torch==2.13.0, installed CPU-only and
 # without its CUDA libraries (only the two small ones libtorch_cpu links) into a virtualenv:
-# about 1.2 GB, under a minute with a fast link. Idempotent: an existing install is reused.
+# about 1.2 GB, 1 to 1.5 minutes. Idempotent: an existing install is reused. A cold run (new
+# virtualenv and target directory) took 25 minutes on a shared 2-core machine, nearly all of it
+# the first build of torch-sys' C++ bindings and the workspace; a warm run about 30 s.
 #
 #   scripts/torch-tests.sh [extra cargo test arguments, e.g. -- --nocapture]
 #
