@@ -54,6 +54,10 @@ pub enum NnError {
     /// A parameter file (shares or safetensors) does not match the model.
     #[error("parameters: {0}")]
     Params(String),
+    /// libtorch failed (feature `torch`): a conversion, or a `tch` module's forward pass.
+    #[cfg(feature = "torch")]
+    #[error("libtorch: {0}")]
+    Torch(#[from] tch::TchError),
     /// A backward pass was asked for without a forward pass in training mode.
     #[error("{layer}: backward called without a forward pass in training mode")]
     NoForward {

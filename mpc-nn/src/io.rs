@@ -35,7 +35,7 @@
 //! independent of the secret, so one file alone reveals nothing beyond the public metadata
 //! (names, shapes, scales, role, job). Two parties' files together hold all three components and
 //! reconstruct the model: keep each file with its party. A parameter made from a **public
-//! constant** ([`Backend::constant`]: the seeded initial weights, or [`load_into`]) is not
+//! constant** ([`Backend::constant`](crate::Backend::constant): the seeded initial weights, or [`load_into`]) is not
 //! randomly shared: its sharing is `(c, 0, 0)`, so party 1's pair is zero and parties 0 and 2
 //! hold the public value `c` in the clear (as `s0` and `s1` respectively), until the first
 //! update of that parameter re-randomises it. Such a file reveals nothing secret (`c` is public),
@@ -45,22 +45,31 @@
 //! Revealing a model is never implicit: [`reveal_model_to`] opens every parameter to one party
 //! (the others learn nothing) and [`export_safetensors`] writes `f32` tensors under the
 //! parameter names, in Trefoil's layout (`Linear` weights `in x out`, `Conv2d` weights
-//! `C_in k k x C_out`, biases `1 x out`). [`import_safetensors`] reads `F32` or `F64` tensors,
-//! and [`load_into`] maps them onto a model by parameter name, optionally from PyTorch's layout.
+//! `C_in k k x C_out`, biases `1 x out`). [`import_safetensors`] reads `F32`, `F64`, `F16` or
+//! `BF16` tensors, and [`load_into`] maps them onto a model by parameter name, optionally from
+//! PyTorch's layout.
 //!
-//! [`load_into`] enters the weights with [`Backend::constant`]: **the weights become public**,
+//! ## PyTorch `state_dict`s: [`from_pytorch`], [`NameMap`]
+//! `safetensors.torch.save_file(model.state_dict(), path)` writes what [`import_safetensors`]
+//! reads. [`from_pytorch`] renames the tensors onto the model's parameters ([`NameMap::Same`]
+//! for attributes named like the Trefoil layers, [`NameMap::SequentialIndex`] for an
+//! `nn.Sequential`'s `0.weight`, `2.bias`, ..., or explicit [`NameMap::Prefixes`]) and converts
+//! PyTorch's layout (Linear `out x in`, Conv2d `C_out x C_in x k x k`). The match is strict:
+//! a missing tensor, a mis-shaped one and one the model has no parameter for (e.g. a BatchNorm
+//! buffer) are errors naming both the model's parameter and the file's tensor.
+//!
+//! [`load_into`] enters the weights with [`Backend::constant`](crate::Backend::constant): **the weights become public**,
 //! known to all three parties. For a private model, its owner enters the weights as secret
 //! shares with [`input_model`] (the owner passes the weights, the others `None`); only the
 //! shapes, which are the model's own, are public.
 
-use crate::backend::{Backend, Plain};
 use crate::error::{NnError, Result};
 use crate::module::{Module, Sequential};
 use mpc_core::{AShare, Party};
 use ndarray::{ArrayD, IxDyn};
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -482,306 +491,8 @@ pub fn load_shares(
 // ---------------------------------------------------------------------------------------------
 // Plaintext weights
 
-/// Opens every parameter of `model` to party `to` only (one [`Party::reveal_to_f64`] per
-/// parameter; all three parties call it): `to` gets `Some` of the values by parameter name, the
-/// others `None` and learn nothing.
-pub fn reveal_model_to(
-    p: &mut Party,
-    to: usize,
-    model: &Sequential<Party>,
-) -> Result<Option<NamedTensors>> {
-    if to >= 3 {
-        return Err(NnError::Params(format!(
-            "cannot reveal to {to}: not a party (0, 1 or 2)"
-        )));
-    }
-    let mut out = Vec::new();
-    for q in model.params() {
-        if let Some(v) = p.reveal_to_f64(to, &q.value)? {
-            out.push((q.name.clone(), v));
-        }
-    }
-    Ok((p.role() == to).then_some(out))
-}
-
-/// The parameters of a plaintext model by name (in the model's order).
-pub fn plain_params(model: &Sequential<Plain>) -> NamedTensors {
-    model
-        .params()
-        .iter()
-        .map(|q| (q.name.clone(), q.value.clone()))
-        .collect()
-}
-
-/// Writes plaintext weights to `path` as `F32` safetensors, under their names and in their
-/// shapes (atomically, as [`save_shares`]). This is the only way a model leaves the parties in
-/// the clear: reveal it first with [`reveal_model_to`].
-pub fn export_safetensors(path: &Path, params: &[(String, ArrayD<f64>)]) -> Result<()> {
-    let mut seen = BTreeSet::new();
-    let mut data: Vec<(&str, Vec<usize>, Vec<u8>)> = Vec::with_capacity(params.len());
-    for (name, v) in params {
-        if !seen.insert(name.as_str()) {
-            return Err(params_err(path, format!("two tensors named {name}")));
-        }
-        let mut bytes = Vec::with_capacity(v.len() * 4);
-        for &x in v.iter() {
-            let y = x as f32;
-            if x.is_finite() && !y.is_finite() {
-                return Err(params_err(
-                    path,
-                    format!("{name}: {x} does not fit in an f32"),
-                ));
-            }
-            bytes.extend(y.to_le_bytes());
-        }
-        data.push((name, v.shape().to_vec(), bytes));
-    }
-    let mut views = Vec::with_capacity(data.len());
-    for (n, s, d) in &data {
-        let v = TensorView::new(Dtype::F32, s.clone(), d)
-            .map_err(|e| params_err(path, format!("{n}: {e}")))?;
-        views.push((n.to_string(), v));
-    }
-    let meta = HashMap::from([
-        ("format".to_string(), "pt".to_string()),
-        (
-            "trefoil.layout".to_string(),
-            "Linear weight in x out; Conv2d weight C_in*k*k x C_out; bias 1 x out".to_string(),
-        ),
-    ]);
-    let bytes = safetensors::serialize(views, Some(meta))
-        .map_err(|e| params_err(path, format!("cannot serialise: {e}")))?;
-    write_atomic(path, &bytes, false)
-}
-
-/// Reads every tensor of a safetensors file (`F32` or `F64`) as `f64`, in file order.
-pub fn import_safetensors(path: &Path) -> Result<NamedTensors> {
-    let bytes = std::fs::read(path).map_err(|e| io_err(path, e))?;
-    let corrupt = |e: safetensors::SafeTensorError| {
-        params_err(
-            path,
-            format!("not a valid safetensors file (truncated or corrupt): {e}"),
-        )
-    };
-    let (_, header) = SafeTensors::read_metadata(&bytes).map_err(corrupt)?;
-    let st = SafeTensors::deserialize(&bytes).map_err(corrupt)?;
-    let is_shares = header
-        .metadata()
-        .as_ref()
-        .and_then(|m| m.get("format"))
-        .is_some_and(|f| f == SHARES_FORMAT);
-    let mut out = Vec::new();
-    for name in header.offset_keys() {
-        let view = st.tensor(&name).map_err(corrupt)?;
-        let values: Vec<f64> = match view.dtype() {
-            Dtype::F32 => view
-                .data()
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64)
-                .collect(),
-            Dtype::F64 => view
-                .data()
-                .chunks_exact(8)
-                .map(|c| {
-                    let mut b = [0u8; 8];
-                    b.copy_from_slice(c);
-                    f64::from_le_bytes(b)
-                })
-                .collect(),
-            other => {
-                let hint = if is_shares {
-                    " (this is a Trefoil share file: read it with load_shares)"
-                } else {
-                    ""
-                };
-                return Err(params_err(
-                    path,
-                    format!("{name} has dtype {other:?}; only F32 and F64 are supported{hint}"),
-                ));
-            }
-        };
-        let a = ArrayD::from_shape_vec(IxDyn(view.shape()), values)
-            .map_err(|e| params_err(path, format!("{name}: {e}")))?;
-        out.push((name, a));
-    }
-    Ok(out)
-}
-
-/// `v` in the model's layout `want`, if it fits (see [`match_to_model`]).
-fn fit_shape(name: &str, want: &[usize], v: &ArrayD<f64>, transpose: bool) -> Option<ArrayD<f64>> {
-    let is_weight = name == "weight" || name.ends_with(".weight");
-    if transpose && is_weight && want.len() == 2 {
-        let (rows, cols) = (want[0], want[1]);
-        let s = v.shape();
-        return match s.len() {
-            // PyTorch Linear: out x in.
-            2 if s == [cols, rows] => Some(v.t().as_standard_layout().into_owned()),
-            // PyTorch Conv2d: C_out x C_in x k x k; row-major flattening of (C_in, k, k) is the
-            // (c, u, v) row order of Trefoil's C_in k k x C_out.
-            4 if s[0] == cols && s[1] * s[2] * s[3] == rows => {
-                let m = v
-                    .as_standard_layout()
-                    .into_owned()
-                    .into_shape_with_order(IxDyn(&[cols, rows]))
-                    .ok()?;
-                Some(m.t().as_standard_layout().into_owned())
-            }
-            _ => None,
-        };
-    }
-    if v.shape() == want {
-        return Some(v.clone());
-    }
-    if want.len() == 2 && want[0] == 1 && v.ndim() == 1 && v.len() == want[1] {
-        return v.clone().into_shape_with_order(IxDyn(want)).ok();
-    }
-    None
-}
-
-/// The layout a tensor for a parameter of shape `want` may have, for error messages.
-fn accepted(name: &str, want: &[usize], transpose: bool) -> String {
-    let is_weight = name == "weight" || name.ends_with(".weight");
-    if transpose && is_weight && want.len() == 2 {
-        format!(
-            "the model expects {want:?}, i.e. PyTorch layout [{}, {}] (Linear, out x in) or [{}, C_in, k, k] with C_in*k*k = {} (Conv2d)",
-            want[1], want[0], want[1], want[0]
-        )
-    } else if want.len() == 2 && want[0] == 1 {
-        format!("the model expects {want:?} (or [{}])", want[1])
-    } else {
-        format!("the model expects {want:?}")
-    }
-}
-
-/// Matches named tensors to `model`'s parameters: every parameter must have a tensor of its
-/// name, no tensor may be left over, and each tensor must fit the parameter's shape. Returns
-/// the tensors in the model's parameter order and layout. A tensor of shape `[out]` fits a
-/// `[1, out]` bias; with `transpose_linear`, every 2-D `weight` is expected in PyTorch's layout:
-/// `out x in` (Linear, transposed to Trefoil's `in x out`) or `C_out x C_in x k x k` (Conv2d,
-/// reshaped and transposed to `C_in k k x C_out` with rows ordered `(c, u, v)`).
-pub fn match_to_model<B: Backend>(
-    model: &Sequential<B>,
-    params: &[(String, ArrayD<f64>)],
-    transpose_linear: bool,
-) -> Result<NamedTensors> {
-    let mut by_name: HashMap<&str, &ArrayD<f64>> = HashMap::new();
-    for (n, v) in params {
-        if by_name.insert(n.as_str(), v).is_some() {
-            return Err(NnError::Params(format!("two tensors named {n}")));
-        }
-    }
-    let model_params: Vec<(String, Vec<usize>)> = model
-        .params()
-        .iter()
-        .map(|p| (p.name.clone(), B::shape_of(&p.value)))
-        .collect();
-    let mut problems = Vec::new();
-    let missing: Vec<&str> = model_params
-        .iter()
-        .map(|(n, _)| n.as_str())
-        .filter(|n| !by_name.contains_key(n))
-        .collect();
-    if !missing.is_empty() {
-        problems.push(format!("missing tensors: {}", missing.join(", ")));
-    }
-    let known: BTreeSet<&str> = model_params.iter().map(|(n, _)| n.as_str()).collect();
-    let extra: Vec<&str> = params
-        .iter()
-        .map(|(n, _)| n.as_str())
-        .filter(|n| !known.contains(n))
-        .collect();
-    if !extra.is_empty() {
-        problems.push(format!(
-            "tensors the model has no parameter for: {}",
-            extra.join(", ")
-        ));
-    }
-    let mut out = Vec::with_capacity(model_params.len());
-    for (name, want) in &model_params {
-        let Some(v) = by_name.get(name.as_str()) else {
-            continue;
-        };
-        match fit_shape(name, want, v, transpose_linear) {
-            Some(a) => out.push((name.clone(), a)),
-            None => problems.push(format!(
-                "{name}: the tensor has shape {:?}, {}",
-                v.shape(),
-                accepted(name, want, transpose_linear)
-            )),
-        }
-    }
-    if !problems.is_empty() {
-        return Err(NnError::Params(problems.join("; ")));
-    }
-    Ok(out)
-}
-
-/// Sets `model`'s parameters to the named tensors (see [`match_to_model`] for the matching and
-/// `transpose_linear`), as **public** constants ([`Backend::constant`]): on shares, every party
-/// learns the weights. For a private model use [`input_model`]. On any error (including a
-/// value the fixed-point encoding rejects) the model is unchanged.
-pub fn load_into<B: Backend>(
-    b: &mut B,
-    model: &mut Sequential<B>,
-    params: &[(String, ArrayD<f64>)],
-    transpose_linear: bool,
-) -> Result<()> {
-    let matched = match_to_model(model, params, transpose_linear)?;
-    let mut values = Vec::with_capacity(matched.len());
-    for (name, v) in &matched {
-        values.push((name, b.constant(v)?));
-    }
-    for (name, t) in values {
-        model.set_param(name, t)?;
-    }
-    Ok(())
-}
-
-/// Enters `owner`'s private weights into `model` as secret shares (one
-/// [`Party::input_f64`] per parameter; all three parties call it). The owner passes
-/// `Some(params)` (in Trefoil's layout, matched by name as [`match_to_model`] without
-/// transposition; convert PyTorch weights first with [`match_to_model`]), the others `None`.
-/// Only the shapes, the model's own, are public. The owner checks its weights before anything
-/// is sent, so a mismatch fails there first (the others then see a disconnect).
-pub fn input_model(
-    p: &mut Party,
-    owner: usize,
-    model: &mut Sequential<Party>,
-    params: Option<&[(String, ArrayD<f64>)]>,
-) -> Result<()> {
-    if owner >= 3 {
-        return Err(NnError::Params(format!(
-            "owner {owner} is not a party (0, 1 or 2)"
-        )));
-    }
-    let is_owner = p.role() == owner;
-    let values = match (is_owner, params) {
-        (true, Some(ps)) => Some(match_to_model(model, ps, false)?),
-        (true, None) => {
-            return Err(NnError::Params(format!(
-                "party {owner} owns the weights but passed none"
-            )));
-        }
-        (false, Some(_)) => {
-            return Err(NnError::Params(format!(
-                "party {} passed weights, but party {owner} owns them",
-                p.role()
-            )));
-        }
-        (false, None) => None,
-    };
-    let shapes: Vec<(String, Vec<usize>)> = model
-        .params()
-        .iter()
-        .map(|q| (q.name.clone(), q.value.shape().to_vec()))
-        .collect();
-    let mut shares = Vec::with_capacity(shapes.len());
-    for (i, (name, shape)) in shapes.iter().enumerate() {
-        let v = values.as_ref().map(|vs| &vs[i].1);
-        shares.push((name, p.input_f64(owner, v, shape)?));
-    }
-    for (name, s) in shares {
-        model.set_param(name, s)?;
-    }
-    Ok(())
-}
+mod weights;
+pub use weights::{
+    NameMap, export_safetensors, from_pytorch, import_safetensors, input_model, load_into,
+    match_to_model, plain_params, rename_to_model, reveal_model_to,
+};

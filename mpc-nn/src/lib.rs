@@ -10,7 +10,9 @@
 //! - [`module`]: [`Module`], [`Param`], [`Sequential`] with per-layer costs and traces;
 //! - [`layers`], [`loss`], [`optim`]: the building blocks;
 //! - [`data`]: datasets, loaders, splits, batches; [`share`]: partitioned data to shares,
-//!   secure standardisation; [`train`]: `fit`, `evaluate`, divergence reports.
+//!   secure standardisation; [`train`]: `fit`, `evaluate`, divergence reports;
+//! - [`io`]: share checkpoints, safetensors export and import (PyTorch `state_dict`s by name);
+//!   `torch` (feature `torch`, needs libtorch 2.13): `tch` models in, libtorch's forward out.
 #![deny(missing_docs)]
 
 pub mod backend;
@@ -24,6 +26,8 @@ pub mod module;
 pub mod optim;
 pub mod secure;
 pub mod share;
+#[cfg(feature = "torch")]
+pub mod torch;
 pub mod train;
 pub mod window;
 

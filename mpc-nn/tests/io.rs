@@ -361,7 +361,7 @@ fn share_file_errors() {
     let (e, _) = load_error(&plain, 0, JOB, good, 16);
     expect_params_error(&e, &plain, &["not a Trefoil share file"]);
     let e = import_safetensors(&p0).unwrap_err();
-    expect_params_error(&e, &p0, &["only F32 and F64", "load_shares"]);
+    expect_params_error(&e, &p0, &["only F32, F64, F16 and BF16", "load_shares"]);
 
     // No file.
     let none = dir.path().join("none.shares");
@@ -644,7 +644,7 @@ fn import_pytorch_layout() {
     expect_params_error(
         &e,
         &ints,
-        &["w has dtype I32; only F32 and F64 are supported"],
+        &["w has dtype I32; only F32, F64, F16 and BF16 are supported"],
     );
 }
 
