@@ -11,9 +11,9 @@ if ! command -v evcxr_jupyter >/dev/null 2>&1; then
     echo "== installing evcxr_jupyter 0.22.0"
     cargo install --locked evcxr_jupyter@0.22.0
 fi
-if ! python3 -c "import nbclient, ipykernel" >/dev/null 2>&1; then
+if ! python3 -c "import nbclient, jupyter_client" >/dev/null 2>&1; then
     echo "== installing nbclient"
-    python3 -m pip install --quiet --disable-pip-version-check nbclient nbformat ipykernel jupyter_client jupyter_core
+    python3 -m pip install --quiet --disable-pip-version-check nbclient nbformat jupyter_client jupyter_core
 fi
 evcxr_jupyter --install >/dev/null
 out="${NOTEBOOK_OUT:-$(mktemp -d)}"
@@ -25,7 +25,9 @@ for nb in notebooks/*.ipynb; do
     name="$(basename "$nb" .ipynb)"
     echo "== notebook $nb"
     start=$(date +%s)
-    if (cd notebooks && jupyter execute --kernel_name=rust --timeout=1800 --startup_timeout=120 \
+    # nbclient's `jupyter execute`, called through python3 so no PATH shim is needed
+    if (cd notebooks && python3 -c 'import sys; from nbclient.cli import main; sys.exit(main())' \
+            --kernel_name=rust --timeout=1800 --startup_timeout=120 \
             --output="$out/${name}-executed" "$name.ipynb"); then
         echo "   ok in $(( $(date +%s) - start )) s -> $out/${name}-executed.ipynb"
     else
