@@ -293,8 +293,12 @@ fn main() -> Result<()> {
         }
         v
     };
+    // progress on stderr (a bar with ETA on a terminal, log lines otherwise); JSON on stdout
+    let mut progress = trefoil::progress::Progress::new("bench_nn", chosen.len() as u64);
     for w in chosen {
         workload(w)?;
+        progress.inc(1, w);
     }
+    progress.finish("done");
     Ok(())
 }

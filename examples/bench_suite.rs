@@ -148,6 +148,8 @@ fn main() -> Result<()> {
         args.iter().map(String::as_str).collect()
     };
     let mut r = StdRng::seed_from_u64(42);
+    // progress on stderr (a bar with ETA on a terminal, log lines otherwise); JSON on stdout
+    let mut progress = trefoil::progress::Progress::new("bench_suite", chosen.len() as u64);
     for w in chosen {
         match w {
             "matmul256" => matmul(w, &mut r, 256)?,
@@ -182,7 +184,9 @@ fn main() -> Result<()> {
             "recip1e5" => recip1e5(&mut r)?,
             other => bail!("unknown workload {other:?}; known: {}", all.join(", ")),
         }
+        progress.inc(1, w);
     }
+    progress.finish("done");
     Ok(())
 }
 
