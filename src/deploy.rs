@@ -220,12 +220,15 @@ pub fn run_party_set(
 }
 
 /// `trefoil demo --processes`: certificates, sample data, three configs on free loopback
-/// ports and the demo job in a temporary folder, then three party processes of `exe`.
+/// ports and the demo job in a temporary folder, then three party processes of `exe`. With
+/// `keep_model_in`, the owner's model file is copied there as
+/// `hospital<owner>-processes-logreg.safetensors` before the folder is deleted.
 pub fn demo_processes(
     exe: &Path,
     epochs: usize,
     owner: usize,
     limit: Duration,
+    keep_model_in: Option<&Path>,
 ) -> Result<Vec<PartyRun>> {
     if owner >= 3 {
         return Err(Error::Data(format!(
@@ -249,5 +252,22 @@ pub fn demo_processes(
     }
     let job = dir.join("job.toml");
     write(&job, &demo_job_text(epochs, owner))?;
-    run_parties(exe, dir, &job, limit)
+    let runs = run_parties(exe, dir, &job, limit)?;
+    // the owner's model file is the one thing worth keeping from the temporary folder
+    if let Some(out) = keep_model_in {
+        let from = runs
+            .iter()
+            .filter_map(|r| r.result())
+            .filter_map(|json| serde_json::from_str::<serde_json::Value>(json).ok())
+            .find_map(|v| v["model_written"].as_str().map(PathBuf::from));
+        if let Some(from) = from {
+            std::fs::create_dir_all(out).map_err(|source| Error::Io {
+                path: out.to_path_buf(),
+                source,
+            })?;
+            let to = out.join(format!("hospital{owner}-processes-logreg.safetensors"));
+            std::fs::copy(&from, &to).map_err(|source| Error::Io { path: to, source })?;
+        }
+    }
+    Ok(runs)
 }

@@ -192,9 +192,10 @@ fn data_errors_and_job_mismatch_fail_every_party_with_a_named_cause() {
 
 #[test]
 fn demo_processes_runs_three_processes_over_tls() {
+    let tmp = tempfile::tempdir().unwrap();
     let o = trefoil(
         &["demo", "--processes", "--epochs", "3", "--owner", "2"],
-        &std::env::temp_dir(),
+        tmp.path(),
     );
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{out}\n{}", stderr(&o));
@@ -207,6 +208,14 @@ fn demo_processes_runs_three_processes_over_tls() {
         assert!(v["accuracy"].as_f64().unwrap() >= 0.9, "{line}");
         assert_eq!(v["model_written"].is_string(), role == 2, "{line}");
     }
+    // the owner's model outlives the temporary deployment folder
+    let kept = tmp
+        .path()
+        .join("trefoil-out/hospital2-processes-logreg.safetensors");
+    let params = trefoil::nn::io::import_safetensors(&kept).unwrap();
+    let names: Vec<&str> = params.iter().map(|(n, _)| n.as_str()).collect();
+    assert!(names.iter().any(|n| n.ends_with("weight")), "{names:?}");
+    assert!(out.contains("hospital 2's model:"), "{out}");
 }
 
 #[test]

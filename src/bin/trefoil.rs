@@ -224,7 +224,8 @@ fn demo(a: DemoArgs) -> Result<()> {
     if a.processes {
         let exe = std::env::current_exe().context("cannot find this program's path")?;
         let limit = Duration::from_secs(300);
-        let runs = trefoil::deploy::demo_processes(&exe, a.epochs, a.owner.into(), limit)?;
+        let keep = (!a.no_files).then_some(a.out.as_path());
+        let runs = trefoil::deploy::demo_processes(&exe, a.epochs, a.owner.into(), limit, keep)?;
         let mut failed = Vec::new();
         for r in &runs {
             match (r.success, r.result()) {
@@ -237,6 +238,10 @@ fn demo(a: DemoArgs) -> Result<()> {
         }
         if !failed.is_empty() {
             bail!("parties {failed:?} failed");
+        }
+        if let Some(dir) = keep {
+            let file = dir.join(format!("hospital{}-processes-logreg.safetensors", a.owner));
+            println!("hospital {}'s model: {}", a.owner, file.display());
         }
         println!(
             "(three processes over mutual TLS on loopback; {:.1} s in all)",
