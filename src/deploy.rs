@@ -57,12 +57,44 @@ pub fn party_config_text(role: usize, addresses: &[String; 3], session_id: &str)
 
 /// The demo's job file: logistic regression on the hospitals' pooled rows, the model to `owner`.
 pub fn demo_job_text(epochs: usize, owner: usize) -> String {
+    demo_model_job_text(DemoModel::LogisticRegression, epochs, owner)
+}
+
+/// The models of the three-process demo: the in-process demo's two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DemoModel {
+    /// Logistic regression, SGD with lr 0.5.
+    LogisticRegression,
+    /// MLP 30-16-1 with ReLU, SGD with lr 0.1 and momentum 0.9.
+    Mlp,
+}
+
+impl DemoModel {
+    /// The slug used in job ids and file names.
+    pub fn slug(self) -> &'static str {
+        match self {
+            DemoModel::LogisticRegression => "logreg",
+            DemoModel::Mlp => "mlp",
+        }
+    }
+}
+
+/// The demo's job file for one model.
+pub fn demo_model_job_text(model: DemoModel, epochs: usize, owner: usize) -> String {
+    let (model_lines, lr) = match model {
+        DemoModel::LogisticRegression => ("name = \"logistic_regression\"\n", "lr = 0.5\n"),
+        DemoModel::Mlp => (
+            "name = \"mlp\"\nhidden = [16]\nactivation = \"relu\"\n",
+            "lr = 0.1\nmomentum = 0.9\n",
+        ),
+    };
+    let slug = model.slug();
     format!(
-        "id = \"hospitals-demo\"\n\
+        "id = \"hospitals-demo-{slug}\"\n\
          kind = \"train\"\n\
          \n\
          [model]\n\
-         name = \"logistic_regression\"\n\
+         {model_lines}\
          \n\
          [data]\n\
          label = \"{SAMPLE_LABEL}\"\n\
@@ -83,13 +115,13 @@ pub fn demo_job_text(epochs: usize, owner: usize) -> String {
          [train]\n\
          epochs = {epochs}\n\
          batch_size = 32\n\
-         lr = 0.5\n\
+         {lr}\
          seed = 42\n\
          test_fraction = 0.2\n\
          \n\
          [output]\n\
          model_to = {owner}\n\
-         model_path = \"model.safetensors\"\n"
+         model_path = \"model-{slug}.safetensors\"\n"
     )
 }
 
@@ -221,15 +253,16 @@ pub fn run_party_set(
 
 /// `trefoil demo --processes`: certificates, sample data, three configs on free loopback
 /// ports and the demo job in a temporary folder, then three party processes of `exe`. With
-/// `keep_model_in`, the owner's model file is copied there as
-/// `hospital<owner>-processes-logreg.safetensors` before the folder is deleted.
+/// Runs the in-process demo's two models as two jobs (logistic regression, then the MLP),
+/// stopping after a job that fails. With `keep_model_in`, the owner's model files are copied
+/// there ([`kept_model_name`]) before the folder is deleted.
 pub fn demo_processes(
     exe: &Path,
     epochs: usize,
     owner: usize,
     limit: Duration,
     keep_model_in: Option<&Path>,
-) -> Result<Vec<PartyRun>> {
+) -> Result<Vec<(DemoModel, Vec<PartyRun>)>> {
     if owner >= 3 {
         return Err(Error::Data(format!(
             "model owner {owner} is not a party (0, 1 or 2)"
@@ -242,32 +275,53 @@ pub fn demo_processes(
     let dir = tmp.path();
     mpc_net::keygen::generate(3, "Trefoil demo CA")?.write_to(&dir.join("certs"))?;
     write_sample_data(dir, 3, 7)?;
-    let ports = [free_port()?, free_port()?, free_port()?];
-    let addrs = ports.map(|p| format!("127.0.0.1:{p}"));
-    for role in 0..3 {
-        write(
-            &dir.join(format!("party{role}.toml")),
-            &party_config_text(role, &addrs, "hospitals-demo"),
-        )?;
-    }
-    let job = dir.join("job.toml");
-    write(&job, &demo_job_text(epochs, owner))?;
-    let runs = run_parties(exe, dir, &job, limit)?;
-    // the owner's model file is the one thing worth keeping from the temporary folder
-    if let Some(out) = keep_model_in {
-        let from = runs
-            .iter()
-            .filter_map(|r| r.result())
-            .filter_map(|json| serde_json::from_str::<serde_json::Value>(json).ok())
-            .find_map(|v| v["model_written"].as_str().map(PathBuf::from));
-        if let Some(from) = from {
-            std::fs::create_dir_all(out).map_err(|source| Error::Io {
-                path: out.to_path_buf(),
-                source,
-            })?;
-            let to = out.join(format!("hospital{owner}-processes-logreg.safetensors"));
-            std::fs::copy(&from, &to).map_err(|source| Error::Io { path: to, source })?;
+    let mut all = Vec::new();
+    for model in [DemoModel::LogisticRegression, DemoModel::Mlp] {
+        // fresh ports (and session) per job: the previous job's sockets may linger in TIME_WAIT
+        let ports = [free_port()?, free_port()?, free_port()?];
+        let addrs = ports.map(|p| format!("127.0.0.1:{p}"));
+        let session = format!("hospitals-demo-{}", model.slug());
+        for role in 0..3 {
+            write(
+                &dir.join(format!("party{role}.toml")),
+                &party_config_text(role, &addrs, &session),
+            )?;
+        }
+        let job = dir.join(format!("job-{}.toml", model.slug()));
+        write(&job, &demo_model_job_text(model, epochs, owner))?;
+        let runs = run_parties(exe, dir, &job, limit)?;
+        let failed = runs.iter().any(|r| !r.success);
+        // the owner's model file is the one thing worth keeping from the temporary folder
+        if let Some(out) = keep_model_in {
+            keep_model(&runs, out, owner, model)?;
+        }
+        all.push((model, runs));
+        if failed {
+            break;
         }
     }
-    Ok(runs)
+    Ok(all)
+}
+
+/// Copies the model file a run reports to `out/hospital<owner>-processes-<model>.safetensors`.
+fn keep_model(runs: &[PartyRun], out: &Path, owner: usize, model: DemoModel) -> Result<()> {
+    let from = runs
+        .iter()
+        .filter_map(|r| r.result())
+        .filter_map(|json| serde_json::from_str::<serde_json::Value>(json).ok())
+        .find_map(|v| v["model_written"].as_str().map(PathBuf::from));
+    if let Some(from) = from {
+        std::fs::create_dir_all(out).map_err(|source| Error::Io {
+            path: out.to_path_buf(),
+            source,
+        })?;
+        let to = out.join(kept_model_name(owner, model));
+        std::fs::copy(&from, &to).map_err(|source| Error::Io { path: to, source })?;
+    }
+    Ok(())
+}
+
+/// The file name [`demo_processes`] keeps the owner's model under.
+pub fn kept_model_name(owner: usize, model: DemoModel) -> String {
+    format!("hospital{owner}-processes-{}.safetensors", model.slug())
 }

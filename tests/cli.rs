@@ -199,22 +199,33 @@ fn demo_processes_runs_three_processes_over_tls() {
     );
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{out}\n{}", stderr(&o));
-    for role in 0..3 {
-        let line = out
-            .lines()
-            .find(|l| l.starts_with(&format!("party {role}: {{")))
-            .unwrap_or_else(|| panic!("no result of party {role}: {out}"));
-        let v: serde_json::Value = serde_json::from_str(&line[9..]).unwrap();
-        assert!(v["accuracy"].as_f64().unwrap() >= 0.9, "{line}");
-        assert_eq!(v["model_written"].is_string(), role == 2, "{line}");
+    // both models of the in-process demo, each as its own job
+    for (slug, section) in [
+        ("logreg", "== logistic regression"),
+        ("mlp", "== MLP 30-16-1"),
+    ] {
+        let part = out
+            .split("\n== ")
+            .find(|p| p.starts_with(section.trim_start_matches("== ")))
+            .unwrap_or_else(|| panic!("no section {section}: {out}"));
+        assert!(part.contains(&format!("hospitals-demo-{slug}")), "{part}");
+        for role in 0..3 {
+            let line = part
+                .lines()
+                .find(|l| l.starts_with(&format!("party {role}: {{")))
+                .unwrap_or_else(|| panic!("no result of party {role} for {slug}: {out}"));
+            let v: serde_json::Value = serde_json::from_str(&line[9..]).unwrap();
+            assert!(v["accuracy"].as_f64().unwrap() >= 0.9, "{line}");
+            assert_eq!(v["model_written"].is_string(), role == 2, "{line}");
+        }
+        // the owner's model outlives the temporary deployment folder
+        let kept = tmp.path().join(format!(
+            "trefoil-out/hospital2-processes-{slug}.safetensors"
+        ));
+        let params = trefoil::nn::io::import_safetensors(&kept).unwrap();
+        let names: Vec<&str> = params.iter().map(|(n, _)| n.as_str()).collect();
+        assert!(names.iter().any(|n| n.ends_with("weight")), "{names:?}");
     }
-    // the owner's model outlives the temporary deployment folder
-    let kept = tmp
-        .path()
-        .join("trefoil-out/hospital2-processes-logreg.safetensors");
-    let params = trefoil::nn::io::import_safetensors(&kept).unwrap();
-    let names: Vec<&str> = params.iter().map(|(n, _)| n.as_str()).collect();
-    assert!(names.iter().any(|n| n.ends_with("weight")), "{names:?}");
     assert!(out.contains("hospital 2's model:"), "{out}");
 }
 

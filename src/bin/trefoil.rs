@@ -216,6 +216,13 @@ fn share(
     Ok(())
 }
 
+fn model_title(m: trefoil::deploy::DemoModel) -> &'static str {
+    match m {
+        trefoil::deploy::DemoModel::LogisticRegression => "logistic regression",
+        trefoil::deploy::DemoModel::Mlp => "MLP 30-16-1",
+    }
+}
+
 fn demo(a: DemoArgs) -> Result<()> {
     println!(
         "Trefoil: three hospitals train on their pooled records; three servers compute on secret shares."
@@ -225,23 +232,32 @@ fn demo(a: DemoArgs) -> Result<()> {
         let exe = std::env::current_exe().context("cannot find this program's path")?;
         let limit = Duration::from_secs(300);
         let keep = (!a.no_files).then_some(a.out.as_path());
-        let runs = trefoil::deploy::demo_processes(&exe, a.epochs, a.owner.into(), limit, keep)?;
+        let jobs = trefoil::deploy::demo_processes(&exe, a.epochs, a.owner.into(), limit, keep)?;
         let mut failed = Vec::new();
-        for r in &runs {
-            match (r.success, r.result()) {
-                (true, Some(json)) => println!("party {}: {json}", r.role),
-                _ => {
-                    println!("party {} FAILED: {}", r.role, r.stderr.trim());
-                    failed.push(r.role);
+        for (model, runs) in &jobs {
+            println!(
+                "== {} (job hospitals-demo-{})",
+                model_title(*model),
+                model.slug()
+            );
+            for r in runs {
+                match (r.success, r.result()) {
+                    (true, Some(json)) => println!("party {}: {json}", r.role),
+                    _ => {
+                        println!("party {} FAILED: {}", r.role, r.stderr.trim());
+                        failed.push(r.role);
+                    }
+                }
+            }
+            if let Some(dir) = keep {
+                let file = dir.join(trefoil::deploy::kept_model_name(a.owner.into(), *model));
+                if file.exists() {
+                    println!("hospital {}'s model: {}", a.owner, file.display());
                 }
             }
         }
         if !failed.is_empty() {
             bail!("parties {failed:?} failed");
-        }
-        if let Some(dir) = keep {
-            let file = dir.join(format!("hospital{}-processes-logreg.safetensors", a.owner));
-            println!("hospital {}'s model: {}", a.owner, file.display());
         }
         println!(
             "(three processes over mutual TLS on loopback; {:.1} s in all)",
