@@ -285,17 +285,18 @@ pub fn receive_owners(
         "INTAKE waiting on {addr} for owners {:?}",
         job.data.owners
     ));
+    let missing = |got: &[OwnerData]| -> Vec<usize> {
+        job.data
+            .owners
+            .iter()
+            .copied()
+            .filter(|o| !got.iter().any(|g| g.owner == *o))
+            .collect()
+    };
     while got.len() < job.data.owners.len() {
         if Instant::now() >= deadline {
-            let missing: Vec<usize> = job
-                .data
-                .owners
-                .iter()
-                .copied()
-                .filter(|o| !got.iter().any(|g| g.owner == *o))
-                .collect();
             return Err(Error::IntakeTimeout {
-                missing,
+                missing: missing(&got),
                 millis: intake.timeout_ms,
             });
         }
@@ -310,13 +311,7 @@ pub fn receive_owners(
         let _ = tcp.set_nonblocking(false);
         let _ = tcp.set_read_timeout(Some(IO_TIMEOUT));
         let _ = tcp.set_write_timeout(Some(IO_TIMEOUT));
-        let expected: Vec<usize> = job
-            .data
-            .owners
-            .iter()
-            .copied()
-            .filter(|o| !got.iter().any(|g| g.owner == *o))
-            .collect();
+        let expected = missing(&got);
         match accept_one(job, frac_bits, &cfg, tcp, &expected) {
             Ok(d) => {
                 progress(&format!(

@@ -92,6 +92,25 @@ fn io_err(path: &Path, source: std::io::Error) -> NnError {
     }
 }
 
+/// The header and tensors of a safetensors file's `bytes`; a truncated or corrupt file is an
+/// error naming `path`.
+fn parse_safetensors<'a>(
+    path: &Path,
+    bytes: &'a [u8],
+) -> Result<(safetensors::tensor::Metadata, SafeTensors<'a>)> {
+    let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| corrupt(path, e))?;
+    let st = SafeTensors::deserialize(bytes).map_err(|e| corrupt(path, e))?;
+    Ok((header, st))
+}
+
+/// A truncated or corrupt safetensors file.
+fn corrupt(path: &Path, e: safetensors::SafeTensorError) -> NnError {
+    params_err(
+        path,
+        format!("not a valid safetensors file (truncated or corrupt): {e}"),
+    )
+}
+
 fn params_err(path: &Path, detail: impl std::fmt::Display) -> NnError {
     NnError::Params(format!("{}: {detail}", path.display()))
 }
@@ -305,14 +324,7 @@ pub fn load_shares(
     model: &mut Sequential<Party>,
 ) -> Result<Vec<(String, AShare)>> {
     let bytes = std::fs::read(path).map_err(|e| io_err(path, e))?;
-    let corrupt = |e: safetensors::SafeTensorError| {
-        params_err(
-            path,
-            format!("not a valid safetensors file (truncated or corrupt): {e}"),
-        )
-    };
-    let (_, header) = SafeTensors::read_metadata(&bytes).map_err(corrupt)?;
-    let st = SafeTensors::deserialize(&bytes).map_err(corrupt)?;
+    let (header, st) = parse_safetensors(path, &bytes)?;
     let meta: BTreeMap<String, String> = header
         .metadata()
         .as_ref()

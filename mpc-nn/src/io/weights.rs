@@ -2,14 +2,16 @@
 //! a model (optionally from PyTorch's layout), and entering them as constants or private
 //! shares. Re-exported by [`crate::io`], whose module docs describe the policy.
 
-use super::{NamedTensors, SHARES_FORMAT, io_err, params_err, write_atomic};
+use super::{
+    NamedTensors, SHARES_FORMAT, corrupt, io_err, params_err, parse_safetensors, write_atomic,
+};
 use crate::backend::{Backend, Plain};
 use crate::error::{NnError, Result};
 use crate::module::{Module, Sequential};
 use mpc_core::Party;
 use ndarray::{ArrayD, IxDyn};
+use safetensors::Dtype;
 use safetensors::tensor::TensorView;
-use safetensors::{Dtype, SafeTensors};
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
@@ -104,14 +106,7 @@ fn f16_to_f64(h: u16) -> f64 {
 /// error naming the tensor.
 pub fn import_safetensors(path: &Path) -> Result<NamedTensors> {
     let bytes = std::fs::read(path).map_err(|e| io_err(path, e))?;
-    let corrupt = |e: safetensors::SafeTensorError| {
-        params_err(
-            path,
-            format!("not a valid safetensors file (truncated or corrupt): {e}"),
-        )
-    };
-    let (_, header) = SafeTensors::read_metadata(&bytes).map_err(corrupt)?;
-    let st = SafeTensors::deserialize(&bytes).map_err(corrupt)?;
+    let (header, st) = parse_safetensors(path, &bytes)?;
     let is_shares = header
         .metadata()
         .as_ref()
@@ -119,7 +114,7 @@ pub fn import_safetensors(path: &Path) -> Result<NamedTensors> {
         .is_some_and(|f| f == SHARES_FORMAT);
     let mut out = Vec::new();
     for name in header.offset_keys() {
-        let view = st.tensor(&name).map_err(corrupt)?;
+        let view = st.tensor(&name).map_err(|e| corrupt(path, e))?;
         let data = view.data();
         let values: Vec<f64> = match view.dtype() {
             Dtype::F32 => data
