@@ -3,7 +3,8 @@
 //! --processes`). Also the sample data of the README's walkthrough (`trefoil sample-data`).
 
 use crate::error::{Error, Result};
-use mpc_nn::data::{breast_cancer, write_csv};
+use crate::job::Partition;
+use mpc_nn::data::{breast_cancer, column_blocks, write_csv};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -37,6 +38,42 @@ pub fn write_sample_data(dir: &Path, parties: usize, seed: u64) -> Result<Vec<Pa
     Ok(files)
 }
 
+/// Writes the breast-cancer records split by columns, as three hospitals that hold different
+/// measurements of the same patients would: `hospital<i>.csv` holds the `i`-th block of the
+/// 30 feature columns ([`column_blocks`]) of the same records in the same order, and only
+/// `hospital2.csv` also has the label column `diagnosis`; `queries.csv` as in
+/// [`write_sample_data`] (all columns).
+pub fn write_vertical_sample_data(dir: &Path, seed: u64) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let ds = breast_cancer()?;
+    let (pool, queries) = ds.train_test_split(0.1, seed, true)?;
+    let mut files = Vec::new();
+    for (i, cols) in column_blocks(pool.n_features(), 3).into_iter().enumerate() {
+        let p = dir.join(format!("hospital{i}.csv"));
+        let part = pool.select_columns(&cols.collect::<Vec<_>>())?;
+        if i == 2 {
+            write_csv(&p, &part, SAMPLE_LABEL)?;
+        } else {
+            let mut text = part.feature_names.join(",");
+            text.push('\n');
+            for row in part.features.rows() {
+                let cells: Vec<String> = row.iter().map(f64::to_string).collect();
+                text.push_str(&cells.join(","));
+                text.push('\n');
+            }
+            write(&p, &text)?;
+        }
+        files.push(p);
+    }
+    let q = dir.join("queries.csv");
+    write_csv(&q, &queries, SAMPLE_LABEL)?;
+    files.push(q);
+    Ok(files)
+}
+
 /// A party's configuration file text for loopback or LAN addresses; certificates under `certs/`.
 pub fn party_config_text(role: usize, addresses: &[String; 3], session_id: &str) -> String {
     format!(
@@ -57,7 +94,12 @@ pub fn party_config_text(role: usize, addresses: &[String; 3], session_id: &str)
 
 /// The demo's job file: logistic regression on the hospitals' pooled rows, the model to `owner`.
 pub fn demo_job_text(epochs: usize, owner: usize) -> String {
-    demo_model_job_text(DemoModel::LogisticRegression, epochs, owner)
+    demo_model_job_text(
+        DemoModel::LogisticRegression,
+        epochs,
+        owner,
+        Partition::Horizontal,
+    )
 }
 
 /// The models of the three-process demo: the in-process demo's two.
@@ -79,8 +121,18 @@ impl DemoModel {
     }
 }
 
-/// The demo's job file for one model.
-pub fn demo_model_job_text(model: DemoModel, epochs: usize, owner: usize) -> String {
+/// The demo's job file for one model; with [`Partition::Vertical`] the hospitals' files are
+/// those of [`write_vertical_sample_data`].
+pub fn demo_model_job_text(
+    model: DemoModel,
+    epochs: usize,
+    owner: usize,
+    split: Partition,
+) -> String {
+    let split_line = match split {
+        Partition::Horizontal => "",
+        Partition::Vertical => "split = \"vertical\"\n",
+    };
     let (model_lines, lr) = match model {
         DemoModel::LogisticRegression => ("name = \"logistic_regression\"\n", "lr = 0.5\n"),
         DemoModel::Mlp => (
@@ -99,6 +151,7 @@ pub fn demo_model_job_text(model: DemoModel, epochs: usize, owner: usize) -> Str
          [data]\n\
          label = \"{SAMPLE_LABEL}\"\n\
          classes = [\"malignant\", \"benign\"]\n\
+         {split_line}\
          \n\
          [[data.sources]]\n\
          party = 0\n\
@@ -252,7 +305,8 @@ pub fn run_party_set(
 }
 
 /// `trefoil demo --processes`: certificates, sample data, three configs on free loopback
-/// ports and the demo job in a temporary folder, then three party processes of `exe`. With
+/// ports and the demo job in a temporary folder, then three party processes of `exe`; with
+/// [`Partition::Vertical`] the hospitals hold columns ([`write_vertical_sample_data`]).
 /// Runs the in-process demo's two models as two jobs (logistic regression, then the MLP),
 /// stopping after a job that fails. With `keep_model_in`, the owner's model files are copied
 /// there ([`kept_model_name`]) before the folder is deleted.
@@ -260,6 +314,7 @@ pub fn demo_processes(
     exe: &Path,
     epochs: usize,
     owner: usize,
+    split: Partition,
     limit: Duration,
     keep_model_in: Option<&Path>,
 ) -> Result<Vec<(DemoModel, Vec<PartyRun>)>> {
@@ -274,7 +329,10 @@ pub fn demo_processes(
     })?;
     let dir = tmp.path();
     mpc_net::keygen::generate(3, "Trefoil demo CA")?.write_to(&dir.join("certs"))?;
-    write_sample_data(dir, 3, 7)?;
+    match split {
+        Partition::Horizontal => write_sample_data(dir, 3, 7)?,
+        Partition::Vertical => write_vertical_sample_data(dir, 7)?,
+    };
     let mut all = Vec::new();
     for model in [DemoModel::LogisticRegression, DemoModel::Mlp] {
         // fresh ports (and session) per job: the previous job's sockets may linger in TIME_WAIT
@@ -288,7 +346,7 @@ pub fn demo_processes(
             )?;
         }
         let job = dir.join(format!("job-{}.toml", model.slug()));
-        write(&job, &demo_model_job_text(model, epochs, owner))?;
+        write(&job, &demo_model_job_text(model, epochs, owner, split))?;
         let runs = run_parties(exe, dir, &job, limit)?;
         let failed = runs.iter().any(|r| !r.success);
         // the owner's model file is the one thing worth keeping from the temporary folder

@@ -21,6 +21,8 @@
 //! classes = ["0", "1"]           # every class label, in order (2 classes: one logit)
 //! # features = ["mean radius"]   # optional: the feature columns (default: all but the label)
 //! standardize = true             # z-score with the pooled training statistics (default true)
+//! # split = "vertical"           # optional: each party's CSV holds some columns of the same
+//!                                # records (default "horizontal": some records, all columns)
 //!
 //! [[data.sources]]               # train: one entry per data-holding party
 //! party = 0
@@ -147,6 +149,21 @@ pub struct DataSpec {
     /// External data owners (`trefoil share --owner K`) whose rows join the training data.
     #[serde(default)]
     pub owners: Vec<usize>,
+    /// How the parties' CSV files partition the records (train jobs).
+    #[serde(default)]
+    pub split: Partition,
+}
+
+/// How the sources of a train job partition the training records.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Partition {
+    /// Each party's CSV holds some records (rows), every column, labels included.
+    #[default]
+    Horizontal,
+    /// Each party's CSV holds some feature columns of the same records in the same order;
+    /// exactly one party's CSV also has the label column.
+    Vertical,
 }
 
 /// The servers' intake of external owners' shares.
@@ -468,6 +485,26 @@ impl Job {
         for (i, s) in self.data.sources.iter().enumerate() {
             check_party(&format!("data.sources[{i}].party"), s.party)?;
         }
+        if self.data.split == Partition::Vertical {
+            if !self.data.owners.is_empty() {
+                return Err(Error::key(
+                    "data.owners",
+                    "external owners send records (rows): only with split = \"horizontal\"",
+                ));
+            }
+            for (i, s) in self.data.sources.iter().enumerate() {
+                if self.data.sources[..i].iter().any(|o| o.party == s.party) {
+                    return Err(Error::key(
+                        format!("data.sources[{i}].party"),
+                        format!(
+                            "party {} has two CSV files; with split = \"vertical\" each party \
+                             holds one file of its columns",
+                            s.party
+                        ),
+                    ));
+                }
+            }
+        }
         let t = self.train.clone().unwrap_or_default();
         if t.epochs == 0 {
             return Err(Error::key("train.epochs", "must be at least 1"));
@@ -538,6 +575,12 @@ impl Job {
             return Err(Error::key(
                 "data.sources",
                 "only for kind = \"train\" (infer has infer.queries)",
+            ));
+        }
+        if self.data.split != Partition::Horizontal {
+            return Err(Error::key(
+                "data.split",
+                "only for train jobs (the queries are one party's rows)",
             ));
         }
         if !self.data.owners.is_empty() || self.intake.is_some() {
@@ -732,5 +775,10 @@ predictions_path = "p.csv"
             "infer"
         );
         assert_eq!(key_of(&format!("{infer}[train]\nepochs = 1\n")), "train");
+        let vertical = infer.replace(
+            "classes = [\"0\", \"1\"]",
+            "classes = [\"0\", \"1\"]\nsplit = \"vertical\"",
+        );
+        assert_eq!(key_of(&vertical), "data.split");
     }
 }

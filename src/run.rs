@@ -7,7 +7,7 @@
 //! model is revealed to `output.model_to` only, predictions to `infer.predictions_to` only.
 
 use crate::error::{Error, Result};
-use crate::job::{Job, JobKind, Source};
+use crate::job::{Job, JobKind, Partition, Source};
 use mpc_core::{AShare, FixedPoint, Party};
 use mpc_models::{Activation, MlpConfig, logistic_regression, mlp, softmax_regression};
 use mpc_net::TcpTransport;
@@ -27,6 +27,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 mod infer;
+mod vertical;
 
 /// Names of the standardiser's tensors in model and share files.
 pub const STD_MEAN: &str = "standardizer.mean";
@@ -506,14 +507,24 @@ fn agree_owner_shapes(
     Ok(out)
 }
 
-fn train(
+/// The pooled training data as shares, and its public sizes.
+pub(crate) struct Pooled {
+    x: AShare,
+    y: AShare,
+    test: Option<(AShare, AShare)>,
+    d: usize,
+    train_rows: usize,
+    test_rows: usize,
+}
+
+/// Shares the horizontally partitioned records: the parties' rows, then the external owners'.
+fn pool_horizontal(
     p: &mut Party,
     job: &Job,
     intake: Option<&TlsIdentity>,
     progress: &mut dyn FnMut(&str),
-) -> Result<JobReport> {
+) -> Result<Pooled> {
     let role = p.role();
-    let t = job.train_spec();
     let outputs = job.outputs();
     let sources: Vec<&Source> = job.data.sources.iter().collect();
     let local = local_rows(job, role, &sources)?;
@@ -579,6 +590,35 @@ fn train(
         ))
     } else {
         None
+    };
+    Ok(Pooled {
+        x,
+        y,
+        test,
+        d,
+        train_rows: total_tr,
+        test_rows: total_te,
+    })
+}
+
+fn train(
+    p: &mut Party,
+    job: &Job,
+    intake: Option<&TlsIdentity>,
+    progress: &mut dyn FnMut(&str),
+) -> Result<JobReport> {
+    let role = p.role();
+    let t = job.train_spec();
+    let Pooled {
+        x,
+        y,
+        test,
+        d,
+        train_rows: total_tr,
+        test_rows: total_te,
+    } = match job.data.split {
+        Partition::Horizontal => pool_horizontal(p, job, intake, progress)?,
+        Partition::Vertical => vertical::pool(p, job, progress)?,
     };
     let (x, test, st) = if job.data.standardize {
         let st = Standardizer::fit(p, &x)?;

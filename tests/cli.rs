@@ -230,6 +230,60 @@ fn demo_processes_runs_three_processes_over_tls() {
 }
 
 #[test]
+fn demo_processes_vertical_trains_on_column_split_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = trefoil(
+        &[
+            "demo",
+            "--processes",
+            "--vertical",
+            "--epochs",
+            "3",
+            "--no-files",
+        ],
+        tmp.path(),
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}\n{}", stderr(&o));
+    assert!(
+        out.contains("each hospital holds some measurements"),
+        "{out}"
+    );
+    let results: Vec<serde_json::Value> = out
+        .lines()
+        .filter_map(|l| l.split_once(": {").map(|(_, j)| format!("{{{j}")))
+        .map(|j| serde_json::from_str(&j).unwrap())
+        .collect();
+    assert_eq!(results.len(), 6, "{out}");
+    for v in &results {
+        assert!(v["accuracy"].as_f64().unwrap() >= 0.9, "{v}");
+        assert_eq!(v["train_rows"], 410, "{v}");
+    }
+    assert!(!tmp.path().join("trefoil-out").exists());
+    // the sample data of a vertical walkthrough: columns per hospital, labels at hospital 2
+    let o = trefoil(&["sample-data", "--vertical", "--out", "v"], tmp.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let header = |i: usize| {
+        let t = std::fs::read_to_string(tmp.path().join(format!("v/hospital{i}.csv"))).unwrap();
+        t.lines().next().unwrap().to_string()
+    };
+    assert!(!header(0).contains("diagnosis") && !header(1).contains("diagnosis"));
+    assert!(header(2).ends_with("diagnosis"), "{}", header(2));
+    let o = trefoil(
+        &[
+            "sample-data",
+            "--vertical",
+            "--hospitals",
+            "4",
+            "--out",
+            "v",
+        ],
+        tmp.path(),
+    );
+    assert!(!o.status.success());
+}
+
+#[test]
 fn servers_stop_waiting_for_a_missing_owner() {
     let tmp = tempfile::tempdir().unwrap();
     let servers = setup(tmp.path());

@@ -7,7 +7,9 @@ mod csv;
 mod idx;
 
 use mpc_nn::NnError;
-use mpc_nn::data::{Dataset, Standardizer, batch_indices, breast_cancer, column_blocks, digits};
+use mpc_nn::data::{
+    Dataset, Standardizer, batch_indices, breast_cancer, column_blocks, digits, split_indices,
+};
 use ndarray::{Array1, Array2, Axis, array, concatenate};
 use proptest::prelude::*;
 
@@ -257,6 +259,10 @@ proptest! {
                     }
                 } else {
                     prop_assert_eq!(test.len(), (f * n as f64).round() as usize);
+                    // The vertical parties' index split is the same split.
+                    let (ia, ib) = split_indices(n, f, seed).unwrap();
+                    prop_assert_eq!(&ia, &a);
+                    prop_assert_eq!(&ib, &b);
                 }
                 // Deterministic given the seed.
                 let (train2, test2) = ds.train_test_split(f, seed, strat).unwrap();

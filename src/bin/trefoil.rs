@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 use trefoil::hospitals::{DemoConfig, Split};
-use trefoil::job::Job;
+use trefoil::job::{Job, Partition};
 
 /// Trefoil: privacy-preserving machine learning by three-party secure computation.
 ///
@@ -105,13 +105,17 @@ enum Cmd {
         /// Seed of the held-out split.
         #[arg(long, default_value_t = 7)]
         seed: u64,
+        /// Split by columns: three hospital files with different feature columns of the same
+        /// records, the labels in hospital2.csv only (for `split = "vertical"` jobs).
+        #[arg(long, conflicts_with = "hospitals")]
+        vertical: bool,
     },
 }
 
 #[derive(clap::Args, Default)]
 struct DemoArgs {
     /// Split the records by features (columns) instead of patients (rows).
-    #[arg(long, conflicts_with = "processes")]
+    #[arg(long)]
     vertical: bool,
     /// Training epochs.
     #[arg(long, value_name = "N", default_value_t = 10)]
@@ -228,11 +232,23 @@ fn demo(a: DemoArgs) -> Result<()> {
         "Trefoil: three hospitals train on their pooled records; three servers compute on secret shares."
     );
     let t0 = std::time::Instant::now();
+    let split = if a.vertical {
+        Partition::Vertical
+    } else {
+        Partition::Horizontal
+    };
     if a.processes {
+        if a.vertical {
+            println!(
+                "(vertical split: each hospital holds some measurements (columns) of the same \
+                 patients; hospital 2 also holds the diagnoses)"
+            );
+        }
         let exe = std::env::current_exe().context("cannot find this program's path")?;
         let limit = Duration::from_secs(300);
         let keep = (!a.no_files).then_some(a.out.as_path());
-        let jobs = trefoil::deploy::demo_processes(&exe, a.epochs, a.owner.into(), limit, keep)?;
+        let jobs =
+            trefoil::deploy::demo_processes(&exe, a.epochs, a.owner.into(), split, limit, keep)?;
         let mut failed = Vec::new();
         for (model, runs) in &jobs {
             println!(
@@ -317,13 +333,18 @@ fn main() -> ExitCode {
             out,
             hospitals,
             seed,
-        }) => trefoil::deploy::write_sample_data(&out, hospitals, seed)
-            .map(|files| {
-                for f in files {
-                    println!("wrote {}", f.display());
-                }
-            })
-            .map_err(Into::into),
+            vertical,
+        }) => if vertical {
+            trefoil::deploy::write_vertical_sample_data(&out, seed)
+        } else {
+            trefoil::deploy::write_sample_data(&out, hospitals, seed)
+        }
+        .map(|files| {
+            for f in files {
+                println!("wrote {}", f.display());
+            }
+        })
+        .map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -23,7 +23,7 @@ pub use idx::{
     FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, IdxArray, fashion_mnist, load_idx_dataset, read_idx,
     write_idx,
 };
-pub use split::{batch_indices, column_blocks};
+pub use split::{batch_indices, column_blocks, split_indices};
 
 use crate::{NnError, Result};
 use ndarray::{Array1, Array2, Axis};

@@ -102,6 +102,50 @@ pub fn batch_indices(
         .collect())
 }
 
+/// The record indices of an unstratified seeded split of `n` records: `(train, test)`, each
+/// in increasing order. The same indices as [`Dataset::train_test_split`] without
+/// stratification, for parties that each hold some columns of the same `n` records (a
+/// vertical partition) and must split them alike without seeing the labels.
+///
+/// # Errors
+/// [`NnError::Dataset`] as for [`Dataset::train_test_split`].
+pub fn split_indices(n: usize, test_fraction: f64, seed: u64) -> Result<(Vec<usize>, Vec<usize>)> {
+    check_fraction(test_fraction)?;
+    let mut group: Vec<usize> = (0..n).collect();
+    let mut in_test = vec![false; n];
+    let mut rng = ShuffleRng::seed_from_u64(seed);
+    shuffle(&mut rng, &mut group);
+    let k = ((test_fraction * n as f64).round() as usize).min(n);
+    for &i in &group[..k] {
+        in_test[i] = true;
+    }
+    partition(in_test, test_fraction)
+}
+
+fn check_fraction(test_fraction: f64) -> Result<()> {
+    if !(test_fraction > 0.0 && test_fraction < 1.0) {
+        return Err(NnError::Dataset(format!(
+            "test_fraction must be strictly between 0 and 1, got {test_fraction}"
+        )));
+    }
+    Ok(())
+}
+
+/// `(train, test)` indices from the test flags; both sides must be non-empty.
+fn partition(in_test: Vec<bool>, test_fraction: f64) -> Result<(Vec<usize>, Vec<usize>)> {
+    let n = in_test.len();
+    let n_test = in_test.iter().filter(|&&t| t).count();
+    if n_test == 0 || n_test == n {
+        return Err(NnError::Dataset(format!(
+            "test_fraction {test_fraction} of {n} records gives {n_test} test and {} train \
+             records; both sides must be non-empty",
+            n - n_test
+        )));
+    }
+    let (test, train): (Vec<usize>, Vec<usize>) = (0..n).partition(|&i| in_test[i]);
+    Ok((train, test))
+}
+
 impl Dataset {
     /// A seeded random split into `(train, test)`.
     ///
@@ -120,11 +164,7 @@ impl Dataset {
         seed: u64,
         stratified: bool,
     ) -> Result<(Dataset, Dataset)> {
-        if !(test_fraction > 0.0 && test_fraction < 1.0) {
-            return Err(NnError::Dataset(format!(
-                "test_fraction must be strictly between 0 and 1, got {test_fraction}"
-            )));
-        }
+        check_fraction(test_fraction)?;
         let n = self.len();
         let mut rng = ShuffleRng::seed_from_u64(seed);
         let mut in_test = vec![false; n];
@@ -146,15 +186,7 @@ impl Dataset {
                 in_test[i] = true;
             }
         }
-        let n_test = in_test.iter().filter(|&&t| t).count();
-        if n_test == 0 || n_test == n {
-            return Err(NnError::Dataset(format!(
-                "test_fraction {test_fraction} of {n} records gives {n_test} test and {} train \
-                 records; both sides must be non-empty",
-                n - n_test
-            )));
-        }
-        let (test, train): (Vec<usize>, Vec<usize>) = (0..n).partition(|&i| in_test[i]);
+        let (train, test) = partition(in_test, test_fraction)?;
         Ok((self.subset(&train)?, self.subset(&test)?))
     }
 
