@@ -92,6 +92,17 @@ pub enum Error {
     /// A setting is out of range; the message names it.
     #[error("invalid setting: {0}")]
     Config(String),
+    /// A checkpoint cannot be used: another job's, corrupt, or missing at some party.
+    #[error("checkpoint {}: {detail}", path.display())]
+    Checkpoint {
+        /// The checkpoint file or folder.
+        path: PathBuf,
+        /// What is wrong and what to do.
+        detail: String,
+    },
+    /// Training kept leaving the fixed-point range after every rollback the guard allows.
+    #[error("overflow guard: {0}")]
+    Diverged(String),
 }
 
 impl Error {

@@ -41,6 +41,16 @@
 //! model_to = 0                   # the party that receives the trained model in the clear
 //! model_path = "model.safetensors"
 //! # shares_path = "shares-{role}.safetensors"  # optional: every party keeps its shares
+//!
+//! [checkpoint]                   # optional, train only: resume after a crash
+//! dir = "checkpoints-{role}"     # this party's folder of its own shares
+//! every_steps = 50               # default 50
+//! keep = 3                       # checkpoints kept (default 3, at least 2)
+//!
+//! [guard]                        # optional, train only: the overflow guard
+//! bound = 1024.0                 # |activation|, |gradient|, |parameter| < bound (default 1024)
+//! every_steps = 1                # one range check per step (default)
+//! max_rollbacks = 8              # rollbacks (each halves lr) before the job fails
 //! ```
 //!
 //! An infer job has `[infer]` instead of `[train]`, `[output]` and `[[data.sources]]`:
@@ -100,6 +110,12 @@ pub struct Job {
     /// Where the servers accept external data owners (train jobs with `data.owners`).
     #[serde(default)]
     pub intake: Option<IntakeSpec>,
+    /// Checkpoints of each party's shares during training, and resuming from them (train jobs).
+    #[serde(default)]
+    pub checkpoint: Option<CheckpointSpec>,
+    /// The overflow guard: a secure range check per batch, with rollback (train jobs).
+    #[serde(default)]
+    pub guard: Option<GuardSpec>,
     /// The directory relative paths are resolved against (not part of the file).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -183,6 +199,58 @@ fn default_intake_timeout() -> u64 {
 
 fn yes() -> bool {
     true
+}
+
+/// Checkpoints: every `every_steps` steps each party writes its own shares of the model, the
+/// optimizer state and the standardiser to `dir` (with `{role}`), and a restarted job resumes
+/// from the latest step that all three parties have.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointSpec {
+    /// This party's checkpoint folder (created if needed; `{role}` is replaced).
+    pub dir: PathBuf,
+    /// Steps between checkpoints.
+    #[serde(default = "default_checkpoint_every")]
+    pub every_steps: usize,
+    /// Checkpoints kept per party (the older ones are deleted); at least 2, so that the three
+    /// parties always share one after a crash.
+    #[serde(default = "default_checkpoint_keep")]
+    pub keep: usize,
+}
+
+fn default_checkpoint_every() -> usize {
+    50
+}
+fn default_checkpoint_keep() -> usize {
+    3
+}
+
+/// The overflow guard: after every `every_steps` steps, one secure range check that every
+/// activation, gradient and parameter of the step is below `bound` in absolute value; only the
+/// bit "some value is out of range" is opened. On failure the parties roll back to the last
+/// checkpoint, halve the learning rate and continue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GuardSpec {
+    /// The bound, in real units.
+    #[serde(default = "default_guard_bound")]
+    pub bound: f64,
+    /// Steps between checks.
+    #[serde(default = "default_guard_every")]
+    pub every_steps: usize,
+    /// Rollbacks allowed before the job fails.
+    #[serde(default = "default_guard_rollbacks")]
+    pub max_rollbacks: usize,
+}
+
+fn default_guard_bound() -> f64 {
+    1024.0
+}
+fn default_guard_every() -> usize {
+    1
+}
+fn default_guard_rollbacks() -> usize {
+    8
 }
 
 /// One party's CSV file.
@@ -505,6 +573,34 @@ impl Job {
                 }
             }
         }
+        if let Some(c) = &self.checkpoint {
+            if c.dir.as_os_str().is_empty() {
+                return Err(Error::key("checkpoint.dir", "must name a folder"));
+            }
+            if c.every_steps == 0 {
+                return Err(Error::key("checkpoint.every_steps", "must be at least 1"));
+            }
+            if c.keep < 2 {
+                return Err(Error::key(
+                    "checkpoint.keep",
+                    format!(
+                        "{}: keep at least 2 (after a crash the parties may be one checkpoint apart)",
+                        c.keep
+                    ),
+                ));
+            }
+        }
+        if let Some(g) = &self.guard {
+            if !(g.bound.is_finite() && g.bound > 0.0 && g.bound <= 1e9) {
+                return Err(Error::key(
+                    "guard.bound",
+                    format!("{}: choose 0 < bound <= 1e9", g.bound),
+                ));
+            }
+            if g.every_steps == 0 {
+                return Err(Error::key("guard.every_steps", "must be at least 1"));
+            }
+        }
         let t = self.train.clone().unwrap_or_default();
         if t.epochs == 0 {
             return Err(Error::key("train.epochs", "must be at least 1"));
@@ -575,6 +671,16 @@ impl Job {
             return Err(Error::key(
                 "data.sources",
                 "only for kind = \"train\" (infer has infer.queries)",
+            ));
+        }
+        if self.checkpoint.is_some() || self.guard.is_some() {
+            return Err(Error::key(
+                if self.checkpoint.is_some() {
+                    "checkpoint"
+                } else {
+                    "guard"
+                },
+                "only for train jobs",
             ));
         }
         if self.data.split != Partition::Horizontal {

@@ -17,17 +17,21 @@ use mpc_nn::data::{Dataset, parse_csv};
 use mpc_nn::io::export_safetensors;
 use mpc_nn::io::{reveal_model_to, save_shares};
 use mpc_nn::loss::{BceWithLogits, Loss, SoftmaxCrossEntropy};
-use mpc_nn::optim::SgdConfig;
+use mpc_nn::optim::{Optimizer, SgdConfig};
 use mpc_nn::share::{Block, Standardizer, share_rows};
-use mpc_nn::train::{TrainConfig, evaluate, fit};
+use mpc_nn::train::evaluate;
 use mpc_nn::{Backend, NnError, Sequential};
 use ndarray::{Array2, ArrayD, Axis};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+mod checkpoint;
 mod infer;
+mod steps;
 mod vertical;
+
+use checkpoint::{Checkpoints, agree_resume};
 
 /// Names of the standardiser's tensors in model and share files.
 pub const STD_MEAN: &str = "standardizer.mean";
@@ -57,6 +61,14 @@ pub struct JobReport {
     pub shares_written: Option<PathBuf>,
     /// The predictions file this party wrote (only the predictions' receiver writes one).
     pub predictions_written: Option<PathBuf>,
+    /// The step this run resumed from (train jobs with checkpoints).
+    pub resumed_from: Option<u64>,
+    /// Checkpoints this party wrote.
+    pub checkpoints_written: usize,
+    /// Rollbacks by the overflow guard (each halved the learning rate).
+    pub rollbacks: usize,
+    /// The learning rate at the end of training.
+    pub lr: Option<f64>,
     /// Payload bytes this party sent.
     pub bytes_sent: u64,
     /// Communication rounds.
@@ -389,6 +401,10 @@ fn empty_report(p: &Party, job: &Job) -> JobReport {
         model_written: None,
         shares_written: None,
         predictions_written: None,
+        resumed_from: None,
+        checkpoints_written: 0,
+        rollbacks: 0,
+        lr: None,
         bytes_sent: 0,
         rounds: 0,
         seconds: 0.0,
@@ -620,17 +636,6 @@ fn train(
         Partition::Horizontal => pool_horizontal(p, job, intake, progress)?,
         Partition::Vertical => vertical::pool(p, job, progress)?,
     };
-    let (x, test, st) = if job.data.standardize {
-        let st = Standardizer::fit(p, &x)?;
-        let x = st.transform(p, &x)?;
-        let test = match test {
-            Some((xt, yt)) => Some((st.transform(p, &xt)?, yt)),
-            None => None,
-        };
-        (x, test, Some(st))
-    } else {
-        (x, test, None)
-    };
     let mut model = build_model(p, job, d)?;
     let loss = loss_for(job);
     let mut opt = SgdConfig {
@@ -639,29 +644,64 @@ fn train(
         weight_decay: t.weight_decay,
     }
     .build();
-    let tc = TrainConfig {
-        epochs: t.epochs,
-        batch_size: t.batch_size,
-        seed: t.seed,
-        drop_last: false,
+    // resume from the latest checkpoint all three parties have, if any
+    let ckpt = Checkpoints::new(job, role);
+    let resume = match &ckpt {
+        Some(c) => agree_resume(p, c.dir(), c.list())?,
+        None => None,
     };
-    let epochs = t.epochs;
-    fit(
+    let (st, start) = match (resume, &ckpt) {
+        (Some((step, lr)), Some(c)) => {
+            let r = c.load(&mut model, step, lr)?;
+            opt.load_state(r.optimizer, step)?;
+            opt.set_lr(lr);
+            if job.data.standardize && r.standardizer.is_none() {
+                return Err(Error::Checkpoint {
+                    path: c.dir().to_path_buf(),
+                    detail: format!("the checkpoint of step {step} has no standardiser"),
+                });
+            }
+            progress(&format!(
+                "RESUME from step {step} (the latest checkpoint all three parties have), lr {lr}"
+            ));
+            (r.standardizer, step)
+        }
+        _ => (
+            if job.data.standardize {
+                Some(Standardizer::fit(p, &x)?)
+            } else {
+                None
+            },
+            0,
+        ),
+    };
+    let (x, test) = match &st {
+        Some(st) => (
+            st.transform(p, &x)?,
+            match test {
+                Some((xt, yt)) => Some((st.transform(p, &xt)?, yt)),
+                None => None,
+            },
+        ),
+        None => (x, test),
+    };
+    let done = steps::run(
         p,
+        job,
         &mut model,
         loss.as_ref(),
         &mut opt,
-        &x,
-        &y,
-        &tc,
-        &mut |_, _, pr| {
-            if pr.epoch_done() {
-                progress(&format!("EPOCH {}/{epochs} done", pr.epoch + 1));
-            }
-            Ok(())
-        },
+        (&x, &y),
+        st.as_ref(),
+        start,
+        ckpt.as_ref(),
+        progress,
     )?;
     let mut report = empty_report(p, job);
+    report.resumed_from = resume.map(|r| r.0);
+    report.rollbacks = done.rollbacks;
+    report.checkpoints_written = done.checkpoints;
+    report.lr = Some(done.lr);
     report.train_rows = total_tr;
     report.test_rows = total_te;
     if let Some((xt, yt)) = &test {

@@ -49,8 +49,20 @@ fn every_command_has_help() {
     assert!(stderr(&o).contains("--config <FILE>"), "{}", stderr(&o));
     let o = trefoil(&["keygen", "--parties", "x", "--out", "c"], &dir);
     assert!(stderr(&o).contains("'--parties <N>'"), "{}", stderr(&o));
-    let o = trefoil(&["demo", "--processes", "--vertical"], &dir);
-    assert!(stderr(&o).contains("--vertical"), "{}", stderr(&o));
+    let o = trefoil(&["demo", "--owner", "3"], &dir);
+    assert!(stderr(&o).contains("--owner"), "{}", stderr(&o));
+    let o = trefoil(
+        &[
+            "sample-data",
+            "--vertical",
+            "--hospitals",
+            "4",
+            "--out",
+            "v",
+        ],
+        &dir,
+    );
+    assert!(stderr(&o).contains("--hospitals"), "{}", stderr(&o));
 }
 
 #[test]

@@ -314,17 +314,12 @@ fn parse_frac_bits(path: &Path, meta: &BTreeMap<String, String>, name: &str) -> 
     }
 }
 
-/// Reads this party's shares from `path` into `model` (which must have exactly the file's
-/// parameters, shapes and fractional bits) and returns the file's extra tensors by name, in
-/// name order. The file must be `role`'s and `job`'s. On any error the model is unchanged.
-pub fn load_shares(
+/// The metadata of a share file after the format, version and checksum checks.
+fn checked_meta(
     path: &Path,
-    role: usize,
-    job: &str,
-    model: &mut Sequential<Party>,
-) -> Result<Vec<(String, AShare)>> {
-    let bytes = std::fs::read(path).map_err(|e| io_err(path, e))?;
-    let (header, st) = parse_safetensors(path, &bytes)?;
+    header: &safetensors::tensor::Metadata,
+    st: &safetensors::SafeTensors<'_>,
+) -> Result<BTreeMap<String, String>> {
     let meta: BTreeMap<String, String> = header
         .metadata()
         .as_ref()
@@ -357,6 +352,41 @@ pub fn load_shares(
             format!("checksum mismatch (stored {stored}, content {computed}): the file is corrupt"),
         ));
     }
+    Ok(meta)
+}
+
+/// The job id and the role a share file was saved under ([`save_shares`]' `job` and `role`),
+/// after the same format, version and checksum checks as [`load_shares`]; for a caller that
+/// must find out which checkpoint a file is before loading it.
+pub fn share_file_job(path: &Path) -> Result<(String, usize)> {
+    let bytes = std::fs::read(path).map_err(|e| io_err(path, e))?;
+    let (header, st) = parse_safetensors(path, &bytes)?;
+    let meta = checked_meta(path, &header, &st)?;
+    let role = meta
+        .get("role")
+        .and_then(|r| r.parse::<usize>().ok())
+        .ok_or_else(|| {
+            params_err(
+                path,
+                format!("bad role {:?} in the metadata", meta.get("role")),
+            )
+        })?;
+    Ok((meta.get("job").cloned().unwrap_or_default(), role))
+}
+
+/// Reads this party's shares from `path` into `model` (which must have exactly the file's
+/// parameters, shapes and fractional bits) and returns the file's extra tensors by name, in
+/// name order. The file must be `role`'s and `job`'s. On any error the model is unchanged.
+pub fn load_shares(
+    path: &Path,
+    role: usize,
+    job: &str,
+    model: &mut Sequential<Party>,
+) -> Result<Vec<(String, AShare)>> {
+    let bytes = std::fs::read(path).map_err(|e| io_err(path, e))?;
+    let (header, st) = parse_safetensors(path, &bytes)?;
+    let meta = checked_meta(path, &header, &st)?;
+    let tensors = st.tensors();
     let file_role = meta.get("role").map(String::as_str).unwrap_or("none");
     if file_role != role.to_string() {
         return Err(params_err(

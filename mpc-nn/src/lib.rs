@@ -18,6 +18,7 @@
 pub mod backend;
 pub mod data;
 mod error;
+pub mod guard;
 pub mod init;
 pub mod io;
 pub mod layers;

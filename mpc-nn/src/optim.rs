@@ -29,6 +29,34 @@ pub trait Optimizer<B: Backend> {
     ) -> Result<()>;
     /// The optimizer's state tensors by name (e.g. `fc1.weight.momentum`), for checkpoints.
     fn state(&self) -> Vec<(String, &B::Tensor)>;
+    /// Replaces the state with `state` (named as [`Optimizer::state`] names it, e.g. read back
+    /// from a checkpoint), as after `steps` updates. A name the optimizer does not keep is an
+    /// [`NnError::Params`] error naming it, and the state is unchanged.
+    fn load_state(&mut self, state: Vec<(String, B::Tensor)>, steps: u64) -> Result<()>;
+    /// The learning rate.
+    fn lr(&self) -> f64;
+    /// Sets the learning rate of the following steps (e.g. halved after a divergence).
+    fn set_lr(&mut self, lr: f64);
+}
+
+/// `state` names that end in one of `suffixes`, as (parameter name, suffix index, tensor).
+fn parse_state<T>(state: Vec<(String, T)>, suffixes: &[&str]) -> Result<Vec<(String, usize, T)>> {
+    state
+        .into_iter()
+        .map(|(name, t)| {
+            suffixes
+                .iter()
+                .enumerate()
+                .find_map(|(i, s)| name.strip_suffix(s).map(|p| (p.to_string(), i)))
+                .map(|(p, i)| (p, i, t))
+                .ok_or_else(|| {
+                    NnError::Params(format!(
+                        "optimizer state {name}: expected a name ending in {}",
+                        suffixes.join(" or ")
+                    ))
+                })
+        })
+        .collect()
 }
 
 /// All tensors as one column (`total x 1`), so that an update is one vectorised protocol run
@@ -152,6 +180,20 @@ impl<B: Backend> Optimizer<B> for Sgd<B> {
         v.sort_by(|a, b| a.0.cmp(&b.0));
         v
     }
+
+    fn load_state(&mut self, state: Vec<(String, B::Tensor)>, _steps: u64) -> Result<()> {
+        let parsed = parse_state(state, &[".momentum"])?;
+        self.velocity = parsed.into_iter().map(|(p, _, t)| (p, t)).collect();
+        Ok(())
+    }
+
+    fn lr(&self) -> f64 {
+        self.cfg.lr
+    }
+
+    fn set_lr(&mut self, lr: f64) {
+        self.cfg.lr = lr;
+    }
 }
 
 /// Settings of [`Adam`].
@@ -242,5 +284,42 @@ impl<B: Backend> Optimizer<B> for Adam<B> {
         }
         out.sort_by(|a, b| a.0.cmp(&b.0));
         out
+    }
+
+    fn load_state(&mut self, state: Vec<(String, B::Tensor)>, steps: u64) -> Result<()> {
+        let t = i32::try_from(steps)
+            .map_err(|_| NnError::Params(format!("Adam: {steps} steps is too many")))?;
+        let mut m: HashMap<String, B::Tensor> = HashMap::new();
+        let mut v: HashMap<String, B::Tensor> = HashMap::new();
+        for (p, i, x) in parse_state(state, &[".adam_m", ".adam_v"])? {
+            if i == 0 {
+                m.insert(p, x)
+            } else {
+                v.insert(p, x)
+            };
+        }
+        let mut moments = HashMap::new();
+        for (p, mx) in m {
+            let vx = v
+                .remove(&p)
+                .ok_or_else(|| NnError::Params(format!("optimizer state {p}.adam_v is missing")))?;
+            moments.insert(p, (mx, vx));
+        }
+        if let Some(p) = v.keys().next() {
+            return Err(NnError::Params(format!(
+                "optimizer state {p}.adam_m is missing"
+            )));
+        }
+        self.moments = moments;
+        self.t = t;
+        Ok(())
+    }
+
+    fn lr(&self) -> f64 {
+        self.cfg.lr
+    }
+
+    fn set_lr(&mut self, lr: f64) {
+        self.cfg.lr = lr;
     }
 }

@@ -1,0 +1,333 @@
+//! Nothing lost: checkpoints and resume after a crash (three processes over mutual TLS, one
+//! killed with SIGKILL mid-epoch), unusable checkpoints named at every party, and the
+//! overflow guard rescuing a run that diverges.
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use trefoil::deploy::{
+    DemoModel, demo_model_job_text, free_port, party_config_text, run_party_set, write_sample_data,
+};
+use trefoil::job::{Job, Partition};
+use trefoil::run::{JobReport, run_job};
+
+const EXE: &str = env!("CARGO_BIN_EXE_trefoil");
+
+/// Certificates, sample data, three party configs on fresh loopback ports, and `job` in `dir`.
+fn deployment(dir: &Path, job: &str) {
+    mpc_net::keygen::generate(3, "test CA")
+        .unwrap()
+        .write_to(&dir.join("certs"))
+        .unwrap();
+    write_sample_data(dir, 3, 7).unwrap();
+    std::fs::write(dir.join("job.toml"), job).unwrap();
+    new_ports(dir);
+}
+
+fn new_ports(dir: &Path) {
+    let addrs = [0, 1, 2].map(|_| format!("127.0.0.1:{}", free_port().unwrap()));
+    for role in 0..3 {
+        std::fs::write(
+            dir.join(format!("party{role}.toml")),
+            party_config_text(role, &addrs, "reliability"),
+        )
+        .unwrap();
+    }
+}
+
+fn set(dir: &Path) -> Vec<(PathBuf, PathBuf)> {
+    (0..3)
+        .map(|i| (dir.join(format!("party{i}.toml")), dir.join("job.toml")))
+        .collect()
+}
+
+fn result(stdout: &[String]) -> serde_json::Value {
+    let line = stdout
+        .iter()
+        .find_map(|l| l.strip_prefix("RESULT "))
+        .unwrap_or_else(|| panic!("no RESULT in {stdout:?}"));
+    serde_json::from_str(line).unwrap()
+}
+
+fn weights(path: &Path) -> Vec<(String, Vec<f64>)> {
+    trefoil::nn::io::import_safetensors(path)
+        .unwrap()
+        .into_iter()
+        .map(|(n, t)| (n, t.iter().copied().collect()))
+        .collect()
+}
+
+/// The MLP job of the demo, longer, with checkpoints every 20 steps (13 steps per epoch).
+fn checkpointed_job(epochs: usize) -> String {
+    demo_model_job_text(DemoModel::Mlp, epochs, 0, Partition::Horizontal)
+        + "\n[checkpoint]\ndir = \"ckpt-{role}\"\nevery_steps = 20\nkeep = 3\n"
+}
+
+#[test]
+fn a_party_killed_mid_epoch_resumes_from_the_common_checkpoint() {
+    let job = checkpointed_job(30); // 390 steps
+    // the uninterrupted run
+    let reference = tempfile::tempdir().unwrap();
+    deployment(reference.path(), &job);
+    let runs = run_party_set(
+        Path::new(EXE),
+        &set(reference.path()),
+        Duration::from_secs(240),
+    )
+    .unwrap();
+    for r in &runs {
+        assert!(r.success, "reference party {}: {}", r.role, r.stderr);
+    }
+    let ref_result = result(&runs[0].stdout);
+
+    // the same job; party 1 is killed (SIGKILL) after its checkpoint of step 100
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    deployment(dir, &job);
+    let mut children: Vec<_> = set(dir)
+        .iter()
+        .map(|(config, job)| {
+            Command::new(EXE)
+                .args(["party", "--config"])
+                .arg(config)
+                .arg("--job")
+                .arg(job)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let out1 = children[1].stdout.take().unwrap();
+    let mut seen = Vec::new();
+    for line in BufReader::new(out1).lines() {
+        let line = line.unwrap();
+        let stop = line.starts_with("CHECKPOINT step 100 ");
+        seen.push(line);
+        if stop {
+            children[1].kill().unwrap(); // SIGKILL
+            break;
+        }
+    }
+    assert!(
+        seen.iter().any(|l| l.starts_with("CHECKPOINT step 100 ")),
+        "{seen:?}"
+    );
+    let killed = children.remove(1).wait().unwrap();
+    assert!(!killed.success());
+    // the two others notice and fail, naming the peer that went away (party 1, or a party
+    // that stopped because of it), bounded by their receive timeout
+    let t0 = Instant::now();
+    let mut errs = Vec::new();
+    for i in [0, 2] {
+        let out = children.remove(0).wait_with_output().unwrap();
+        assert!(!out.status.success(), "party {i} should fail");
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(
+            err.contains("disconnected"),
+            "party {i}: {:?} {err} {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout)
+        );
+        errs.push(err);
+    }
+    assert!(
+        errs.iter().any(|e| e.contains("party 1 disconnected")),
+        "{errs:?}"
+    );
+    assert!(t0.elapsed() < Duration::from_secs(70));
+    // restart all three (fresh ports: the old sockets may linger)
+    new_ports(dir);
+    let runs = run_party_set(Path::new(EXE), &set(dir), Duration::from_secs(240)).unwrap();
+    for r in &runs {
+        assert!(r.success, "party {}: {}\n{:?}", r.role, r.stderr, r.stdout);
+    }
+    let resumed: Vec<serde_json::Value> = runs.iter().map(|r| result(&r.stdout)).collect();
+    let from = resumed[0]["resumed_from"].as_u64().expect("resumed");
+    assert!(
+        from >= 100 && from.is_multiple_of(20),
+        "resumed from {from}"
+    );
+    for (r, v) in runs.iter().zip(&resumed) {
+        assert_eq!(v["resumed_from"].as_u64(), Some(from), "{v}");
+        assert!(
+            r.stdout
+                .iter()
+                .any(|l| l.starts_with(&format!("RESUME from step {from} "))),
+            "{:?}",
+            r.stdout
+        );
+        // only the remaining steps were trained: fewer rounds than the whole run
+        let rounds = v["rounds"].as_u64().unwrap() as f64;
+        let full = ref_result["rounds"].as_u64().unwrap() as f64;
+        assert!(
+            rounds < full * (1.0 - from as f64 / 390.0) + 500.0,
+            "{rounds} vs {full}"
+        );
+    }
+    // the same final model as the uninterrupted run, within the fixed-point noise between two
+    // runs: each session draws fresh randomness, so the last bits of every truncation differ
+    // (measured between two uninterrupted runs of this job: weights 1.8e-2 apart, and the
+    // standardiser's inverse deviations of near-constant columns 1.5% apart)
+    let a = weights(&dir.join("model-mlp.safetensors"));
+    let b = weights(&reference.path().join("model-mlp.safetensors"));
+    assert_eq!(a.len(), b.len());
+    let mut worst = 0.0f64;
+    for ((na, va), (nb, vb)) in a.iter().zip(&b) {
+        assert_eq!(na, nb);
+        for (x, y) in va.iter().zip(vb) {
+            worst = worst.max((x - y).abs() / y.abs().max(1.0));
+        }
+    }
+    println!(
+        "resumed from step {from}; largest relative weight difference to the uninterrupted run \
+         {worst:.2e}"
+    );
+    assert!(worst < 5e-2, "weights differ by {worst}");
+    assert_eq!(
+        resumed[0]["accuracy"].as_f64().map(|a| a >= 0.9),
+        Some(true)
+    );
+    assert!(
+        (resumed[0]["accuracy"].as_f64().unwrap() - ref_result["accuracy"].as_f64().unwrap()).abs()
+            <= 0.02
+    );
+}
+
+/// Runs `job` as the three parties in this process.
+fn run(job: &Job) -> [Result<JobReport, String>; 3] {
+    mpc_nn::run_3pc(|p| Ok(run_job(p, job, None, &mut |_| {}).map_err(|e| e.to_string())))
+        .expect("the harness runs")
+}
+
+fn in_process(dir: &Path, text: &str) -> [Result<JobReport, String>; 3] {
+    run(&Job::from_toml_str(text, dir).unwrap())
+}
+
+fn errors(r: &[Result<JobReport, String>; 3]) -> Vec<String> {
+    r.iter()
+        .map(|x| x.as_ref().err().cloned().expect("an error"))
+        .collect()
+}
+
+fn latest(dir: &Path) -> PathBuf {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files.pop().unwrap()
+}
+
+#[test]
+fn unusable_checkpoints_are_named_at_every_party() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write_sample_data(dir, 3, 7).unwrap();
+    let text = checkpointed_job(2); // 26 steps: checkpoints 20 and 26
+    let first = in_process(dir, &text);
+    for r in &first {
+        let r = r.as_ref().unwrap();
+        assert_eq!((r.resumed_from, r.checkpoints_written), (None, 2), "{r:?}");
+    }
+    // a finished job resumes from its last step: nothing left to train, the same accuracy
+    let again = in_process(dir, &text);
+    for (a, b) in again.iter().zip(&first) {
+        let (a, b) = (a.as_ref().unwrap(), b.as_ref().unwrap());
+        assert_eq!(a.resumed_from, Some(26));
+        assert_eq!(a.checkpoints_written, 0);
+        assert!((a.accuracy.unwrap() - b.accuracy.unwrap()).abs() <= 0.011);
+    }
+    // a corrupt file at party 1: party 1 names it, the others name party 1
+    let file = latest(&dir.join("ckpt-1"));
+    let good = std::fs::read(&file).unwrap();
+    let mut bad = good.clone();
+    let at = bad.len() - 9;
+    bad[at] ^= 0x10;
+    std::fs::write(&file, &bad).unwrap();
+    let e = errors(&in_process(dir, &text));
+    assert!(
+        e[1].contains("checksum mismatch") && e[1].contains("ckpt-1"),
+        "{}",
+        e[1]
+    );
+    for i in [0, 2] {
+        assert!(
+            e[i].contains("party 1 cannot use its checkpoints"),
+            "{}",
+            e[i]
+        );
+    }
+    std::fs::write(&file, &good).unwrap();
+    // another job's checkpoints (a changed learning rate changes the job's hash)
+    let other = text.replace("lr = 0.1", "lr = 0.05");
+    let e = errors(&in_process(dir, &other));
+    for msg in &e[..3] {
+        assert!(
+            msg.contains("party") || msg.contains("belongs to job"),
+            "{msg}"
+        );
+    }
+    assert!(
+        e.iter()
+            .any(|m| m.contains("belongs to job \"hospitals-demo-mlp@")),
+        "{e:?}"
+    );
+    // party 0's file in party 2's folder
+    let theirs = latest(&dir.join("ckpt-0"));
+    let mine = dir.join("ckpt-2").join(theirs.file_name().unwrap());
+    let kept = std::fs::read(&mine).unwrap();
+    std::fs::copy(&theirs, &mine).unwrap();
+    let e = errors(&in_process(dir, &text));
+    assert!(e[2].contains("holds party 0's shares"), "{}", e[2]);
+    std::fs::write(&mine, kept).unwrap();
+    // a party that lost its folder: no common step, and nobody silently starts over
+    std::fs::remove_dir_all(dir.join("ckpt-2")).unwrap();
+    for msg in errors(&in_process(dir, &text)) {
+        assert!(
+            msg.contains("no checkpoint that all three parties have"),
+            "{msg}"
+        );
+    }
+}
+
+#[test]
+fn the_guard_rescues_a_run_made_to_diverge() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write_sample_data(dir, 3, 7).unwrap();
+    // far too large a learning rate for the MLP with momentum
+    let diverging = demo_model_job_text(DemoModel::Mlp, 5, 0, Partition::Horizontal)
+        .replace("lr = 0.1", "lr = 40.0");
+    let unguarded = in_process(dir, &diverging);
+    let guarded_text = diverging.clone() + "\n[guard]\nbound = 1024.0\n";
+    let guarded = in_process(dir, &guarded_text);
+    let un = unguarded[0].as_ref().map(|r| r.accuracy.unwrap_or(0.0));
+    let g = guarded[0].as_ref().unwrap();
+    println!(
+        "unguarded: {un:?}; guarded: accuracy {:?}, {} rollbacks, final lr {:?}",
+        g.accuracy, g.rollbacks, g.lr
+    );
+    assert!(
+        un.as_ref().map_or(true, |&a| a < 0.8),
+        "the run should diverge without the guard: {un:?}"
+    );
+    assert!(g.rollbacks >= 1, "{g:?}");
+    assert!(g.lr.unwrap() < 40.0, "{g:?}");
+    assert!(g.accuracy.unwrap() >= 0.9, "{g:?}");
+    for r in &guarded {
+        let r = r.as_ref().unwrap();
+        assert_eq!((r.rollbacks, r.lr), (g.rollbacks, g.lr));
+    }
+    // a bound nothing can meet: the job fails with a named error after max_rollbacks
+    let hopeless = diverging + "\n[guard]\nbound = 0.001\nmax_rollbacks = 2\n";
+    for msg in errors(&in_process(dir, &hopeless)) {
+        assert!(
+            msg.contains("overflow guard") && msg.contains("after 2 rollbacks"),
+            "{msg}"
+        );
+    }
+}
