@@ -301,9 +301,9 @@ fn the_guard_rescues_a_run_made_to_diverge() {
     write_sample_data(dir, 3, 7).unwrap();
     // far too large a learning rate for the MLP with momentum
     let diverging = demo_model_job_text(DemoModel::Mlp, 5, 0, Partition::Horizontal)
-        .replace("lr = 0.1", "lr = 40.0");
+        .replace("lr = 0.1", "lr = 10.0");
     let unguarded = in_process(dir, &diverging);
-    let guarded_text = diverging.clone() + "\n[guard]\nbound = 1024.0\n";
+    let guarded_text = diverging.clone() + "\n[guard]\nbound = 1024.0\nmax_rollbacks = 12\n";
     let guarded = in_process(dir, &guarded_text);
     let un = unguarded[0].as_ref().map(|r| r.accuracy.unwrap_or(0.0));
     let g = guarded[0].as_ref().unwrap();
@@ -316,7 +316,7 @@ fn the_guard_rescues_a_run_made_to_diverge() {
         "the run should diverge without the guard: {un:?}"
     );
     assert!(g.rollbacks >= 1, "{g:?}");
-    assert!(g.lr.unwrap() < 40.0, "{g:?}");
+    assert!(g.lr.unwrap() < 10.0, "{g:?}");
     assert!(g.accuracy.unwrap() >= 0.9, "{g:?}");
     for r in &guarded {
         let r = r.as_ref().unwrap();

@@ -227,6 +227,16 @@ impl Checkpoints {
         })
     }
 
+    /// Deletes this party's checkpoint files of steps after `step`.
+    pub(super) fn discard_after(&self, step: u64) -> Result<()> {
+        for (s, path) in self.files()? {
+            if s > step {
+                std::fs::remove_file(&path).map_err(|source| Error::Io { path, source })?;
+            }
+        }
+        Ok(())
+    }
+
     /// The folder, for messages.
     pub(super) fn dir(&self) -> &Path {
         &self.dir

@@ -7,12 +7,14 @@
 //!
 //! **The guard.** Every `guard.every_steps` steps, and before every checkpoint, one
 //! [`any_out_of_range`] over the step's activations and gradients (every layer's output and
-//! the gradient flowing into it) and the parameters with their gradients opens one bit to
-//! every party: "some value has `|v| >= guard.bound`". If set, the parties restore the state of
-//! the last checkpoint (kept in memory, identical to the file; without `[checkpoint]`, a
-//! snapshot taken at the start of every epoch), halve the learning rate, rewrite that
-//! checkpoint with the new rate (so that a crash does not bring the old one back) and go on
-//! from there. After `guard.max_rollbacks` rollbacks the job fails with
+//! the gradient flowing into it), the parameters with their gradients and the optimizer state
+//! opens one bit to every party: "some value has `|v| >= guard.bound`". If set, the parties
+//! restore the state of the last checkpoint (kept in memory, identical to the file; without
+//! `[checkpoint]`, a snapshot taken at the end of every epoch), halve the learning rate,
+//! delete later checkpoint files and rewrite that one with the new rate (so that a crash
+//! brings back neither) and go on from there. If the run fails again before the next
+//! checkpoint, that checkpoint was already on its way out: the next rollback goes one further
+//! back (the guard keeps the starting state and the last three). After `guard.max_rollbacks` rollbacks the job fails with
 //! [`Error::Diverged`]. What the bit reveals: that training left the range at that step,
 //! which the consortium agreed to learn by enabling the guard.
 
@@ -71,10 +73,16 @@ impl Snapshot {
     }
 }
 
-/// Whether some activation, gradient or parameter of the last step is out of range.
-fn out_of_range(p: &mut Party, model: &Sequential<Party>, bound: f64) -> Result<bool> {
+/// Whether some activation, gradient, parameter or optimizer state of the last step is out
+/// of range.
+fn out_of_range(
+    p: &mut Party,
+    model: &Sequential<Party>,
+    opt: &dyn Optimizer<Party>,
+    bound: f64,
+) -> Result<bool> {
     let params = model.params();
-    let mut ts: Vec<&AShare> = Vec::new();
+    let mut ts: Vec<&AShare> = opt.state().into_iter().map(|(_, t)| t).collect();
     for q in &params {
         ts.push(&q.value);
         ts.extend(q.grad.as_ref());
@@ -116,7 +124,13 @@ pub(super) fn run(
     let guard = job.guard.as_ref();
     let snap_every = ckpt.map_or(per_epoch, |c| c.every);
     model.keep_trace(guard.is_some());
-    let mut snap = guard.map(|_| Snapshot::take(start, model, &*opt));
+    // the guard's rollback targets: the starting state, then the latest (at most 3) snapshots
+    let mut snaps: Vec<Snapshot> = guard
+        .map(|_| vec![Snapshot::take(start, model, &*opt)])
+        .unwrap_or_default();
+    // whether the last rollback went to the newest snapshot and no new one was taken since:
+    // a second failure then means that snapshot is already on its way out, so go further back
+    let mut retried_newest = false;
     let mut done = StepsDone {
         rollbacks: 0,
         lr: opt.lr(),
@@ -138,9 +152,9 @@ pub(super) fn run(
         train_step(p, model, loss, opt, &xb, &yb)?;
         g += 1;
         let snapshot_due = g.is_multiple_of(snap_every) || g == total;
-        if let (Some(gd), Some(s)) = (guard, snap.as_ref())
+        if let Some(gd) = guard
             && (g.is_multiple_of(gd.every_steps as u64) || snapshot_due)
-            && out_of_range(p, model, gd.bound)?
+            && out_of_range(p, model, &*opt, gd.bound)?
         {
             done.rollbacks += 1;
             let (old, new) = (opt.lr(), opt.lr() / 2.0);
@@ -151,12 +165,21 @@ pub(super) fn run(
                     gd.bound, gd.max_rollbacks
                 )));
             }
+            if retried_newest && snaps.len() > 1 {
+                snaps.pop();
+            }
+            retried_newest = true;
+            let Some(s) = snaps.last() else {
+                return Err(Error::Diverged("no state to roll back to".into()));
+            };
             s.restore(model, opt)?;
             opt.set_lr(new);
-            if let Some(c) = ckpt
-                && s.step > 0
-            {
-                c.save(model, &*opt, st, s.step, new)?;
+            if let Some(c) = ckpt {
+                // a crash now must not bring back a later checkpoint or the old rate
+                c.discard_after(s.step)?;
+                if s.step > 0 {
+                    c.save(model, &*opt, st, s.step, new)?;
+                }
             }
             progress(&format!(
                 "GUARD step {g}: a value left |v| < {}; rolled back to step {}, lr {old} -> {new}",
@@ -176,7 +199,11 @@ pub(super) fn run(
                 ));
             }
             if guard.is_some() {
-                snap = Some(Snapshot::take(g, model, &*opt));
+                snaps.push(Snapshot::take(g, model, &*opt));
+                if snaps.len() > 4 {
+                    snaps.remove(1);
+                }
+                retried_newest = false;
             }
         }
         if g.is_multiple_of(per_epoch) {
