@@ -547,14 +547,13 @@ pub fn verify(log: &Path, cert: &Path, ca: Option<&Path>) -> Result<VerifyReport
         ));
     };
     // probe the key type once, so that an unsupported key is named as such
-    match ee.verify_signature(webpki::ring::ECDSA_P256_SHA256, b"probe", &[]) {
-        Err(webpki::Error::UnsupportedSignatureAlgorithmForPublicKeyContext(_)) => {
-            return Err(key_err(
-                cert,
-                "unsupported key type: the certificate's key is not ECDSA P-256",
-            ));
-        }
-        _ => {}
+    if let Err(webpki::Error::UnsupportedSignatureAlgorithmForPublicKeyContext(_)) =
+        ee.verify_signature(webpki::ring::ECDSA_P256_SHA256, b"probe", &[])
+    {
+        return Err(key_err(
+            cert,
+            "unsupported key type: the certificate's key is not ECDSA P-256",
+        ));
     }
     let text = read_text(log)?;
     let chain = check_chain(log, &text, party, &|h, s| {
