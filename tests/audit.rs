@@ -442,3 +442,39 @@ fn cli_verifies_and_names_the_break() {
         "{help}"
     );
 }
+
+#[test]
+fn a_log_can_live_in_a_reveal_gate() {
+    // the gate is `FnMut + Send`: a log moved into it must be Send
+    fn assert_send<T: Send>() {}
+    assert_send::<AuditLog>();
+    let keys = Keys::new();
+    let path = keys.log("gate.jsonl");
+    let key = keys.key(0);
+    let p = path.clone();
+    let outs = mpc_core::run_3pc(move |party| {
+        let role = party.role();
+        if role == 0 {
+            let mut log = AuditLog::open(&p, 0, &key).unwrap();
+            party.set_reveal_gate(Box::new(move |ev| {
+                log.append(&AuditRecord::from_event("job", "hash", 0, ev))
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            }));
+        }
+        let x = ndarray::arr1(&[1.0, 2.0]).into_dyn();
+        let sx = party.input_f64(1, (role == 1).then_some(&x), &[2])?;
+        party.set_reveal_label("metrics");
+        let v = party.reveal_f64(&sx)?;
+        party.set_reveal_label("model");
+        party.reveal_to_f64(2, &sx)?;
+        Ok(v)
+    })
+    .unwrap();
+    assert!((outs[0][1] - 2.0).abs() < 1e-3);
+    let r = verify(&path, &keys.cert(0), None).unwrap();
+    assert_eq!(r.entries, 2);
+    let l = lines(&path);
+    assert_eq!(json(&l[1])["entry"]["to"], "party 2");
+    assert_eq!(json(&l[1])["entry"]["what"], "model");
+}
