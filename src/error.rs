@@ -89,6 +89,30 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+    /// An audit log's chain is broken: the line, its sequence number (when readable) and how.
+    #[error(
+        "audit log {}: line {line}{}: {fault}",
+        path.display(),
+        seq.map(|s| format!(" (seq {s})")).unwrap_or_default()
+    )]
+    AuditChain {
+        /// The log file.
+        path: PathBuf,
+        /// The line number (from 1) where the chain breaks.
+        line: usize,
+        /// The line's sequence number, when the line could be read.
+        seq: Option<u64>,
+        /// What is wrong with the line.
+        fault: crate::audit::Fault,
+    },
+    /// An audit key or certificate cannot be used (unreadable, unsupported type, not the CA's).
+    #[error("audit key {}: {detail}", path.display())]
+    AuditKey {
+        /// The key, certificate or log file.
+        path: PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
     /// A setting is out of range; the message names it.
     #[error("invalid setting: {0}")]
     Config(String),

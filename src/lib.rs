@@ -21,6 +21,7 @@
 //!   the walkthrough's sample data. The `trefoil` binary wraps these (`trefoil --help`).
 //!
 //! and the product around them:
+//! - [`audit`]: each party's hash-chained, signed log of reveals (`trefoil audit verify`);
 //! - [`hospitals`]: the main demo (`cargo run --release`), training curves and plots;
 //! - [`inference`]: private inference (model owner, client, helper);
 //! - [`plot`]: SVG/PNG figures with an embedded font, shown inline in evcxr notebooks;
@@ -46,6 +47,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod audit;
 pub mod deploy;
 pub mod error;
 pub mod hospitals;

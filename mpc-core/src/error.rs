@@ -65,6 +65,20 @@ pub enum CoreError {
     /// The operating system's random number generator failed.
     #[error("OS random number generator failed: {0}")]
     Rng(String),
+    /// This party's reveal gate refused an explicit opening; nothing was sent or received.
+    #[error(
+        "reveal refused: {} to {}: {reason}",
+        if label.is_empty() { "unlabelled tensor".to_string() } else { format!("{label:?}") },
+        match to { Some(r) => format!("party {r}"), None => "all parties".to_string() }
+    )]
+    RevealRefused {
+        /// The label the opening was made under (`""` when unlabelled).
+        label: String,
+        /// The recipient: `Some(role)` or `None` for every party.
+        to: Option<usize>,
+        /// Why the gate refused.
+        reason: String,
+    },
     /// A party's thread in the in-process harness panicked.
     #[error("party {0} panicked")]
     PartyPanicked(usize),

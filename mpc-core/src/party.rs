@@ -16,12 +16,61 @@
 //! Each key drives its own AES-CTR stream; both holders of a key draw from it in the same order
 //! and amounts, which every protocol guarantees by construction (the amounts depend on public
 //! shapes only).
+//!
+//! ## Reveal gate
+//! A party may carry a *reveal gate* ([`Party::set_reveal_gate`]): a callback asked before every
+//! explicit opening ([`Party::reveal`], [`Party::reveal_f64`], [`Party::reveal_to`],
+//! [`Party::reveal_to_f64`], [`Party::reveal_bool`]) with a [`RevealEvent`]: the current label
+//! ([`Party::set_reveal_label`]), the recipient and the shape. If the gate returns `Err(reason)`
+//! the opening fails with [`CoreError::RevealRefused`] **before anything is sent or received**.
+//! Every party consults its own gate, including the one that neither sends nor receives in a
+//! reveal to one party, so each party's gate (and any audit log it writes) sees every opening.
+//!
+//! What this guarantees: an honest party never sends its component of a tensor for an opening
+//! its gate refuses. In a reveal the party that lacks a component gets it from exactly one other
+//! party (party `i` from party `i + 1`), so with an honest majority a single modified party
+//! cannot obtain a tensor the two honest parties' gates refuse, whatever label, recipient or
+//! shape it claims, and cannot make an honest party open anything else: the honest party gates
+//! what *it* is asked to open, not what a peer says. Internal protocols (multiplication,
+//! truncation, comparisons, conversions...) exchange values through [`Comm`] directly: those are
+//! masked by fresh randomness, carry no information about the secrets and are not explicit
+//! reveals, so they are never gated.
+//!
+//! What it does not guarantee: the gate decides from the label, recipient and shape only, which
+//! the calling code sets; it cannot tell *which* tensor is behind a label, so a program that
+//! labels the wrong tensor "metrics" opens it. Two parties that both open are outside the threat
+//! model (together they hold every component). Code that sends through [`Party::comm`] itself
+//! bypasses the gate: it is there for protocols and public values, not for opening shares. A refused opening leaves the peers waiting for a
+//! message that never comes: they fail with a disconnect or timeout, and the session is over.
 
 use crate::error::{CoreError, Result};
 use crate::fixed::FixedPoint;
 use crate::prg::{Prg, os_seed};
 use mpc_net::{Comm, CommStats, PARTIES, Transport};
 use ndarray::{ArrayD, IxDyn};
+
+/// What a reveal gate is asked about before an explicit opening (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RevealEvent<'a> {
+    /// The label set by [`Party::set_reveal_label`] (`""` when none was set).
+    pub label: &'a str,
+    /// The recipient: `Some(role)` for a reveal to one party, `None` for a reveal to every party.
+    pub to: Option<usize>,
+    /// The shape of the tensor being opened.
+    pub shape: &'a [usize],
+}
+
+/// A reveal gate: allows an opening with `Ok(())` or refuses it with `Err(reason)`.
+pub type RevealGate = Box<dyn FnMut(&RevealEvent<'_>) -> std::result::Result<(), String> + Send>;
+
+/// Holds the gate so that [`Party`] can keep deriving `Debug`.
+pub(crate) struct GateSlot(pub(crate) RevealGate);
+
+impl std::fmt::Debug for GateSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RevealGate")
+    }
+}
 
 /// One party of a three-party computation. Protocols are methods on it.
 #[derive(Debug)]
@@ -34,6 +83,10 @@ pub struct Party {
     pub(crate) prg_next: Prg,
     /// How products and [`Party::trunc`] truncate ([`crate::trunc`]).
     pub(crate) trunc_mode: TruncMode,
+    /// The reveal gate, if any (see the module docs).
+    pub(crate) reveal_gate: Option<GateSlot>,
+    /// The label the next openings are reported with.
+    pub(crate) reveal_label: String,
 }
 
 /// Which truncation protocol fixed-point products and [`Party::trunc`] use (see [`crate::trunc`]).
@@ -70,7 +123,69 @@ impl Party {
             prg_prev: Prg::new(&prev_seed),
             prg_next: Prg::new(&next_seed),
             trunc_mode: TruncMode::default(),
+            reveal_gate: None,
+            reveal_label: String::new(),
         })
+    }
+
+    /// Installs a reveal gate (replacing any previous one): every later explicit opening asks it
+    /// first and fails with [`CoreError::RevealRefused`], sending nothing, if it refuses.
+    ///
+    /// ```
+    /// use mpc_core::{CoreError, run_3pc};
+    /// let out = run_3pc(|p| {
+    ///     p.set_reveal_gate(Box::new(|ev| match ev.label {
+    ///         "metrics" => Ok(()),
+    ///         other => Err(format!("{other:?} is not in the policy")),
+    ///     }));
+    ///     let v = ndarray::arr1(&[2.5]).into_dyn();
+    ///     let x = p.input_f64(0, (p.role() == 0).then_some(&v), &[1])?;
+    ///     p.set_reveal_label("metrics");
+    ///     let v = p.reveal_f64(&x)?;
+    ///     p.set_reveal_label("model");
+    ///     let refused = matches!(p.reveal_f64(&x), Err(CoreError::RevealRefused { .. }));
+    ///     Ok((v[0], refused))
+    /// })
+    /// .unwrap();
+    /// assert_eq!(out[1], (2.5, true));
+    /// ```
+    pub fn set_reveal_gate(&mut self, gate: RevealGate) {
+        self.reveal_gate = Some(GateSlot(gate));
+    }
+
+    /// Removes the reveal gate: openings are no longer checked.
+    pub fn clear_reveal_gate(&mut self) {
+        self.reveal_gate = None;
+    }
+
+    /// Sets the label that the following openings are reported to the gate with, until it is
+    /// changed (`""`, the default, means unlabelled).
+    pub fn set_reveal_label(&mut self, label: impl Into<String>) {
+        self.reveal_label = label.into();
+    }
+
+    /// The label the next openings are reported with.
+    pub fn reveal_label(&self) -> &str {
+        &self.reveal_label
+    }
+
+    /// Asks the gate (if any) about an opening to `to` of a tensor of `shape`.
+    pub(crate) fn check_reveal(&mut self, to: Option<usize>, shape: &[usize]) -> Result<()> {
+        if let Some(GateSlot(gate)) = self.reveal_gate.as_mut() {
+            let event = RevealEvent {
+                label: &self.reveal_label,
+                to,
+                shape,
+            };
+            if let Err(reason) = gate(&event) {
+                return Err(CoreError::RevealRefused {
+                    label: self.reveal_label.clone(),
+                    to,
+                    reason,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The truncation protocol in use (see [`TruncMode`]).

@@ -15,6 +15,10 @@
 //! party sends its second component to its previous party. **Reveal to one party** `t`: only party
 //! `t+1` sends, so the others receive nothing and learn nothing.
 //!
+//! **Reveal gate.** Every explicit opening here first asks the party's reveal gate, if one is set
+//! (see [`crate::party`]): a refused opening returns [`CoreError::RevealRefused`] before any
+//! message is sent or received. Without a gate the costs above are unchanged.
+//!
 //! An outside data owner inputs through one party: it gives its tensor to that party (over its own
 //! secure channel), which calls `input` as owner.
 
@@ -131,8 +135,9 @@ impl Party {
         self.input(owner, encoded.as_ref(), shape, f)
     }
 
-    /// Reveals a secret to all three parties: ring words.
+    /// Reveals a secret to all three parties: ring words. Asks the reveal gate first.
     pub fn reveal(&mut self, x: &AShare) -> Result<ArrayD<u64>> {
+        self.check_reveal(None, x.shape())?;
         let (next, prev) = (self.comm.next(), self.comm.prev());
         self.comm.send(prev, into_words(x.s1.clone()))?;
         let missing = self.comm.recv(next, x.len())?;
@@ -150,11 +155,12 @@ impl Party {
     }
 
     /// Reveals a secret to party `target` only: it gets `Some(words)`, the others `None` (and
-    /// receive nothing).
+    /// receive nothing). Asks the reveal gate first, at every party.
     pub fn reveal_to(&mut self, target: usize, x: &AShare) -> Result<Option<ArrayD<u64>>> {
         if target >= 3 {
             return Err(CoreError::BadRole(target));
         }
+        self.check_reveal(Some(target), x.shape())?;
         let me = self.role();
         if me == (target + 1) % 3 {
             self.comm.send(target, into_words(x.s1.clone()))?;
@@ -192,6 +198,7 @@ impl Party {
 
     /// Reveals a boolean-shared tensor of words to all parties.
     pub fn reveal_bool(&mut self, x: &BShare) -> Result<ArrayD<u64>> {
+        self.check_reveal(None, x.shape())?;
         let (next, prev) = (self.comm.next(), self.comm.prev());
         self.comm.send(prev, into_words(x.s1.clone()))?;
         let n = x.s0.len();
