@@ -47,6 +47,10 @@
 //! every_steps = 50               # default 50
 //! keep = 3                       # checkpoints kept (default 3, at least 2)
 //!
+//! [reveal]                       # optional: see crate::policy
+//! allow = ["metrics to all", "model to 0"]  # default: what the other keys ask for
+//! log = "audit-{role}.jsonl"     # each party's signed, hash-chained log of openings
+//!
 //! [guard]                        # optional, train only: the overflow guard
 //! bound = 1024.0                 # |activation|, |gradient|, |parameter| < bound (default 1024)
 //! every_steps = 1                # one range check per step (default)
@@ -116,6 +120,9 @@ pub struct Job {
     /// The overflow guard: a secure range check per batch, with rollback (train jobs).
     #[serde(default)]
     pub guard: Option<GuardSpec>,
+    /// What may be opened to whom, and the parties' audit logs ([`crate::policy`]).
+    #[serde(default)]
+    pub reveal: Option<RevealSpec>,
     /// The directory relative paths are resolved against (not part of the file).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -251,6 +258,19 @@ fn default_guard_every() -> usize {
 }
 fn default_guard_rollbacks() -> usize {
     8
+}
+
+/// The reveal policy and the audit log ([`crate::policy`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevealSpec {
+    /// The allowed openings, e.g. `["metrics to all", "model to 0"]` (default: exactly what
+    /// the job's other keys ask for).
+    #[serde(default)]
+    pub allow: Option<Vec<String>>,
+    /// Each party's audit log (`{role}` is replaced), signed with its TLS key.
+    #[serde(default)]
+    pub log: Option<PathBuf>,
 }
 
 /// One party's CSV file.
@@ -446,9 +466,15 @@ impl Job {
             }
         }
         match self.kind {
-            JobKind::Train => self.validate_train(),
-            JobKind::Infer => self.validate_infer(),
+            JobKind::Train => self.validate_train()?,
+            JobKind::Infer => self.validate_infer()?,
         }
+        if let Some(r) = &self.reveal
+            && r.log.as_ref().is_some_and(|l| l.as_os_str().is_empty())
+        {
+            return Err(Error::key("reveal.log", "must name a file"));
+        }
+        crate::policy::policy_of(self).map(|_| ())
     }
 
     fn validate_model(&self) -> Result<()> {

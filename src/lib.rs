@@ -55,6 +55,7 @@ pub mod inference;
 pub mod intake;
 pub mod job;
 pub mod plot;
+pub mod policy;
 pub mod progress;
 pub mod run;
 

@@ -6,6 +6,7 @@
 //! accuracy and loss (train) or query accuracy when the queries are labelled (infer). The trained
 //! model is revealed to `output.model_to` only, predictions to `infer.predictions_to` only.
 
+use crate::audit::AuditLog;
 use crate::error::{Error, Result};
 use crate::job::{Job, JobKind, Partition, Source};
 use mpc_core::{AShare, FixedPoint, Party};
@@ -24,6 +25,8 @@ use mpc_nn::{Backend, NnError, Sequential};
 use ndarray::{Array2, ArrayD, Axis};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
 mod checkpoint;
@@ -364,11 +367,24 @@ fn columns_of(shape: Option<&Vec<u64>>, what: &str) -> Result<usize> {
 }
 
 /// Runs `job` as this party; `progress` receives human-readable progress lines. `intake` is
-/// this server's TLS identity, needed to accept external data owners (`data.owners`).
+/// this server's TLS identity, needed to accept external data owners (`data.owners`). The
+/// job's reveal policy is this party's reveal gate for the run ([`crate::policy`]).
 pub fn run_job(
     p: &mut Party,
     job: &Job,
     intake: Option<&TlsIdentity>,
+    progress: &mut dyn FnMut(&str),
+) -> Result<JobReport> {
+    run_job_audited(p, job, intake, None, progress)
+}
+
+/// [`run_job`], appending every opening the job's policy lets through to this party's audit
+/// log (`reveal.log` of the job; see [`crate::audit`]).
+pub fn run_job_audited(
+    p: &mut Party,
+    job: &Job,
+    intake: Option<&TlsIdentity>,
+    log: Option<AuditLog>,
     progress: &mut dyn FnMut(&str),
 ) -> Result<JobReport> {
     let t0 = Instant::now();
@@ -378,10 +394,14 @@ pub fn run_job(
         "JOB {} ({:?}): the three parties agree on the job file",
         job.id, job.kind
     ));
-    let mut report = match job.kind {
-        JobKind::Train => train(p, job, intake, progress)?,
-        JobKind::Infer => infer::infer(p, job, progress)?,
+    let step = Arc::new(AtomicU64::new(0));
+    p.set_reveal_gate(crate::policy::gate(job, log, step.clone())?);
+    let result = match job.kind {
+        JobKind::Train => train(p, job, intake, &step, progress),
+        JobKind::Infer => infer::infer(p, job, progress),
     };
+    p.clear_reveal_gate();
+    let mut report = result?;
     let s = p.stats();
     report.bytes_sent = s.bytes_sent;
     report.rounds = s.rounds;
@@ -621,6 +641,7 @@ fn train(
     p: &mut Party,
     job: &Job,
     intake: Option<&TlsIdentity>,
+    step: &AtomicU64,
     progress: &mut dyn FnMut(&str),
 ) -> Result<JobReport> {
     let role = p.role();
@@ -695,6 +716,7 @@ fn train(
         st.as_ref(),
         start,
         ckpt.as_ref(),
+        step,
         progress,
     )?;
     let mut report = empty_report(p, job);
@@ -705,6 +727,7 @@ fn train(
     report.train_rows = total_tr;
     report.test_rows = total_te;
     if let Some((xt, yt)) = &test {
+        p.set_reveal_label("metrics");
         let m = evaluate(p, &mut model, xt, yt, Some(loss.as_ref()), 512)?;
         report.accuracy = Some(m.accuracy);
         report.loss = m.loss;
@@ -720,6 +743,7 @@ fn train(
         shares_path: None,
     });
     if let (Some(owner), Some(path)) = (out.model_to, &out.model_path) {
+        p.set_reveal_label("model");
         let mut params = reveal_model_to(p, owner, &model)?;
         if let Some(st) = &st {
             let mean = p.reveal_to_f64(owner, &st.mean)?;

@@ -331,3 +331,153 @@ fn the_guard_rescues_a_run_made_to_diverge() {
         );
     }
 }
+
+#[test]
+fn the_reveal_policy_is_checked_when_loading_and_enforced_by_every_party() {
+    let dir = Path::new("/j");
+    let base = demo_model_job_text(DemoModel::LogisticRegression, 1, 0, Partition::Horizontal);
+    let key = |text: &str| match Job::from_toml_str(text, dir) {
+        Err(trefoil::Error::JobKey { key, .. }) => key,
+        other => panic!("expected a key error, got {other:?}"),
+    };
+    // the job asks for the model to party 0, the policy does not allow it
+    let no_model = format!("{base}\n[reveal]\nallow = [\"metrics to all\"]\n");
+    assert_eq!(key(&no_model), "output.model_to");
+    assert_eq!(
+        key(&format!("{base}\n[reveal]\nallow = [\"weights to 0\"]\n")),
+        "reveal.allow[0]"
+    );
+    assert_eq!(
+        key(&format!("{base}\n[reveal]\nallow = [\"model to 5\"]\n")),
+        "reveal.allow[0]"
+    );
+    let guarded =
+        format!("{base}\n[guard]\n\n[reveal]\nallow = [\"metrics to all\", \"model to 0\"]\n");
+    assert_eq!(key(&guarded), "guard");
+    // the default policy is what the job asks for
+    let job = Job::from_toml_str(&base, dir).unwrap();
+    let rules: Vec<String> = trefoil::policy::policy_of(&job)
+        .unwrap()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(rules, ["metrics to all", "model to 0"]);
+    // every party's gate refuses what the policy does not allow, before sending anything
+    let outs = mpc_nn::run_3pc(|p| {
+        let step = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        p.set_reveal_gate(trefoil::policy::gate(&job, None, step)?);
+        let x = p.input_f64(
+            0,
+            Some(&ndarray::arr1(&[1.5, -2.0]).into_dyn()).filter(|_| p.role() == 0),
+            &[2],
+        )?;
+        let mut seen = Vec::new();
+        for (label, to) in [
+            ("model", Some(1)),
+            ("model", None),
+            ("", None),
+            ("predictions", Some(0)),
+        ] {
+            p.set_reveal_label(label);
+            let before = p.stats().bytes_sent;
+            let r = match to {
+                Some(k) => p.reveal_to_f64(k, &x).map(|_| ()),
+                None => p.reveal_f64(&x).map(|_| ()),
+            };
+            assert_eq!(p.stats().bytes_sent, before, "{label} {to:?}: sent bytes");
+            seen.push(r.map_err(|e| e.to_string()));
+        }
+        p.set_reveal_label("model");
+        let allowed = p.reveal_to_f64(0, &x)?;
+        Ok((seen, allowed))
+    })
+    .unwrap();
+    for (role, (seen, allowed)) in outs.iter().enumerate() {
+        for r in seen {
+            let e = r.as_ref().unwrap_err();
+            assert!(e.contains("reveal policy allows only"), "{e}");
+        }
+        assert_eq!(allowed.is_some(), role == 0);
+    }
+    assert_eq!(
+        outs[0]
+            .1
+            .as_ref()
+            .unwrap()
+            .iter()
+            .copied()
+            .collect::<Vec<_>>(),
+        [1.5, -2.0]
+    );
+}
+
+#[test]
+fn every_party_logs_its_openings_in_a_signed_chain_over_tls() {
+    let job = demo_model_job_text(DemoModel::LogisticRegression, 2, 0, Partition::Horizontal)
+        + "\n[reveal]\nlog = \"audit-{role}.jsonl\"\n";
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    deployment(dir, &job);
+    let runs = run_party_set(Path::new(EXE), &set(dir), Duration::from_secs(120)).unwrap();
+    for r in &runs {
+        assert!(r.success, "party {}: {}", r.role, r.stderr);
+    }
+    let verify = |role: usize| {
+        Command::new(EXE)
+            .args(["audit", "verify", "--log"])
+            .arg(dir.join(format!("audit-{role}.jsonl")))
+            .arg("--cert")
+            .arg(dir.join(format!("certs/party{role}.pem")))
+            .arg("--ca")
+            .arg(dir.join("certs/ca.pem"))
+            .output()
+            .unwrap()
+    };
+    let mut logs = Vec::new();
+    for role in 0..3 {
+        let o = verify(role);
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            o.status.success(),
+            "{out} {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(out.contains("chain intact"), "{out}");
+        let text = std::fs::read_to_string(dir.join(format!("audit-{role}.jsonl"))).unwrap();
+        let entries: Vec<(String, String)> = text
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                let e = &v["entry"];
+                (
+                    e["what"].as_str().unwrap().to_string(),
+                    e["to"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        logs.push(entries);
+    }
+    // accuracy and loss to all; weight, bias, mean and inverse deviation to party 0
+    let want: Vec<(String, String)> = [
+        ("metrics", "all"),
+        ("metrics", "all"),
+        ("model", "party 0"),
+        ("model", "party 0"),
+        ("model", "party 0"),
+        ("model", "party 0"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    for l in &logs {
+        assert_eq!(l, &want);
+    }
+    // an operator edits party 1's log: verify names the line
+    let path = dir.join("audit-1.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replacen("\"party 0\"", "\"party 1\"", 1)).unwrap();
+    let o = verify(1);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("line 3"), "{err}");
+}

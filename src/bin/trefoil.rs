@@ -214,6 +214,20 @@ fn party(config: PathBuf, job: Option<PathBuf>, stall_ms: u64) -> Result<()> {
         Some(path) => Some(Job::load(path)?),
         None => None,
     };
+    // this party's audit log, opened (and its chain checked) before connecting
+    let log = match job
+        .as_ref()
+        .and_then(|j| j.reveal.as_ref()?.log.as_ref().map(|l| (j, l)))
+    {
+        None => None,
+        Some((j, l)) => {
+            let Some(t) = &cfg.tls else {
+                bail!("reveal.log needs the party's [tls] key in the party config to sign with");
+            };
+            let path = j.path_for(l, cfg.role);
+            Some(trefoil::audit::AuditLog::open(&path, cfg.role, &t.key)?)
+        }
+    };
     let mut p = trefoil::run::connect(&cfg, job.as_ref())?;
     println!("CONNECTED party {}", p.role());
     if stall_ms > 0 {
@@ -227,9 +241,10 @@ fn party(config: PathBuf, job: Option<PathBuf>, stall_ms: u64) -> Result<()> {
                 (None, false) => bail!("data.owners needs a [tls] identity in the party config"),
                 (_, true) => None,
             };
-            let report = trefoil::run::run_job(&mut p, &job, identity.as_ref(), &mut |line| {
-                println!("{line}")
-            })?;
+            let report =
+                trefoil::run::run_job_audited(&mut p, &job, identity.as_ref(), log, &mut |line| {
+                    println!("{line}")
+                })?;
             println!("RESULT {}", report.to_json());
             Ok(())
         }

@@ -133,7 +133,16 @@ pub(super) fn infer(p: &mut Party, job: &Job, progress: &mut dyn FnMut(&str)) ->
     };
     let mut report = empty_report(p, job);
     report.test_rows = n;
-    if labelled {
+    let metrics = crate::policy::Rule {
+        what: "metrics".into(),
+        to: None,
+    };
+    let allowed = crate::policy::policy_of(job)?.contains(&metrics);
+    if labelled && !allowed {
+        progress("QUERIES accuracy not computed: the job's reveal policy does not allow metrics");
+    }
+    if labelled && allowed {
+        p.set_reveal_label("metrics");
         let outputs = job.outputs();
         let y = local
             .as_ref()
@@ -147,6 +156,7 @@ pub(super) fn infer(p: &mut Party, job: &Job, progress: &mut dyn FnMut(&str)) ->
             "QUERIES accuracy {acc:.4} (revealed to all parties)"
         ));
     }
+    p.set_reveal_label("predictions");
     if let Some(v) = p.reveal_to_f64(inf.predictions_to, &pred)? {
         let classes = &job.data.classes;
         let mut text = format!("row,{}\n", job.data.label);

@@ -29,6 +29,7 @@ use mpc_nn::optim::Optimizer;
 use mpc_nn::share::Standardizer;
 use mpc_nn::train::train_step;
 use mpc_nn::{Backend, Module, Sequential};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// What the steps did.
 pub(super) struct StepsDone {
@@ -91,6 +92,7 @@ fn out_of_range(
         ts.extend(acts);
         ts.extend(grads);
     }
+    p.set_reveal_label("guard");
     Ok(any_out_of_range(p, &ts, bound)?)
 }
 
@@ -106,6 +108,7 @@ pub(super) fn run(
     st: Option<&Standardizer<AShare>>,
     start: u64,
     ckpt: Option<&Checkpoints>,
+    step: &AtomicU64,
     progress: &mut dyn FnMut(&str),
 ) -> Result<StepsDone> {
     let t = job.train_spec();
@@ -151,6 +154,7 @@ pub(super) fn run(
         let yb = p.take_rows(y, rows)?;
         train_step(p, model, loss, opt, &xb, &yb)?;
         g += 1;
+        step.store(g, Ordering::SeqCst);
         let snapshot_due = g.is_multiple_of(snap_every) || g == total;
         if let Some(gd) = guard
             && (g.is_multiple_of(gd.every_steps as u64) || snapshot_due)
@@ -186,6 +190,7 @@ pub(super) fn run(
                 gd.bound, s.step
             ));
             g = s.step;
+            step.store(g, Ordering::SeqCst);
             done.lr = new;
             continue;
         }
