@@ -10,8 +10,10 @@
 //!
 //! A data payload is the message's ring words as raw little-endian u64s, so its length must be a
 //! multiple of 8. The reader checks the announced length against the configured maximum *before*
-//! allocating anything; a frame that is too large, truncated, of an unknown kind or of a wrong
-//! payload length is a typed [`NetError`], never a panic or an unbounded allocation.
+//! allocating anything, and then allocates only as the payload arrives (a 13-byte header that
+//! announces 256 MiB and never sends them costs at most one chunk); a frame that is too large,
+//! truncated, of an unknown kind or of a wrong payload length is a typed [`NetError`], never a
+//! panic or an unbounded allocation.
 
 use crate::{Link, Message, NetError};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -155,7 +157,8 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
                 });
             }
             let n = (len / 8) as usize;
-            let mut words = Vec::with_capacity(n);
+            // Grow with what arrives: the header alone must not reserve up to `max` bytes.
+            let mut words = Vec::with_capacity(n.min(CHUNK_WORDS));
             while words.len() < n {
                 let take = (n - words.len()).min(CHUNK_WORDS);
                 scratch.resize(take * 8, 0);
