@@ -21,6 +21,7 @@
 //!   the walkthrough's sample data. The `trefoil` binary wraps these (`trefoil --help`).
 //!
 //! and the product around them:
+//! - [`policy`]: what a job may open and to whom, enforced by every party's reveal gate;
 //! - [`audit`]: each party's hash-chained, signed log of reveals (`trefoil audit verify`);
 //! - [`hospitals`]: the main demo (`cargo run --release`), training curves and plots;
 //! - [`inference`]: private inference (model owner, client, helper);
