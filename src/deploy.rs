@@ -13,6 +13,16 @@ use std::time::{Duration, Instant};
 /// The label column of the sample data.
 pub const SAMPLE_LABEL: &str = "diagnosis";
 
+/// Creates `dir` and splits the breast-cancer records into the hospitals' pool and the
+/// held-out queries (10%, stratified, seeded).
+fn sample_pool(dir: &Path, seed: u64) -> Result<(mpc_nn::data::Dataset, mpc_nn::data::Dataset)> {
+    std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    Ok(breast_cancer()?.train_test_split(0.1, seed, true)?)
+}
+
 /// Writes the breast-cancer records as the hospitals' CSV files: `hospital0.csv` ...
 /// `hospital<parties-1>.csv` (disjoint rows) and `queries.csv` (about 10% of the records, held
 /// out, for inference). Labels are in the column `diagnosis` (`malignant` or `benign`).
@@ -20,12 +30,7 @@ pub fn write_sample_data(dir: &Path, parties: usize, seed: u64) -> Result<Vec<Pa
     if parties == 0 || parties > 16 {
         return Err(Error::Data(format!("{parties} hospitals: choose 1 to 16")));
     }
-    std::fs::create_dir_all(dir).map_err(|source| Error::Io {
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    let ds = breast_cancer()?;
-    let (pool, queries) = ds.train_test_split(0.1, seed, true)?;
+    let (pool, queries) = sample_pool(dir, seed)?;
     let mut files = Vec::new();
     for (i, part) in pool.split_rows(parties)?.iter().enumerate() {
         let p = dir.join(format!("hospital{i}.csv"));
@@ -44,12 +49,7 @@ pub fn write_sample_data(dir: &Path, parties: usize, seed: u64) -> Result<Vec<Pa
 /// `hospital2.csv` also has the label column `diagnosis`; `queries.csv` as in
 /// [`write_sample_data`] (all columns).
 pub fn write_vertical_sample_data(dir: &Path, seed: u64) -> Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir).map_err(|source| Error::Io {
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    let ds = breast_cancer()?;
-    let (pool, queries) = ds.train_test_split(0.1, seed, true)?;
+    let (pool, queries) = sample_pool(dir, seed)?;
     let mut files = Vec::new();
     for (i, cols) in column_blocks(pool.n_features(), 3).into_iter().enumerate() {
         let p = dir.join(format!("hospital{i}.csv"));
