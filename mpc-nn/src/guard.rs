@@ -11,13 +11,15 @@
 //! of the given tensors (one comparison protocol run over all of them), sums the bits, and
 //! opens only `[sum >= 1]` to every party: one bit, "some value is out of range", and not
 //! which value, how many or by how much. Cost: the comparisons of `2N + 1` elements in two
-//! dependent runs (like a ReLU over `2N` values), plus one opening of one element.
+//! dependent runs (like a ReLU over `2N` values), plus one opening of one element; the
+//! differences `t - B` and `-B - t` are local.
 //!
 //! Precondition: the values themselves have not yet wrapped around the ring (`|t| < 2^(63-f)`),
 //! which holds when the check runs every step with a bound far below that.
 
 use crate::backend::Backend;
 use crate::error::{NnError, Result};
+use ndarray::{ArrayD, IxDyn};
 
 /// Whether some element of `tensors` has `|t| >= bound`, opened to every party as one bit (see
 /// the module docs). On the plaintext engine the same computation in `f64`.
@@ -38,9 +40,10 @@ pub fn any_out_of_range<B: Backend>(b: &mut B, tensors: &[&B::Tensor], bound: f6
             continue;
         }
         let col = b.reshape(t, &[n, 1])?;
-        let neg = b.scale(&col, -1.0)?;
+        // -t - B as the public constant -B minus t: local, no truncation round
+        let minus_bound = b.constant(&ArrayD::from_elem(IxDyn(&[n, 1]), -bound))?;
         cols.push(b.add_scalar(&col, -bound)?);
-        cols.push(b.add_scalar(&neg, -bound)?);
+        cols.push(b.sub(&minus_bound, &col)?);
     }
     if cols.is_empty() {
         return Err(NnError::Config("overflow guard: no values to check".into()));
