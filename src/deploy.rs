@@ -178,13 +178,49 @@ pub fn demo_model_job_text(
     )
 }
 
-/// A free TCP port on 127.0.0.1 (bound and released; another process could take it meanwhile).
+/// A free TCP port on 127.0.0.1 for a party that will bind it later.
+///
+/// The port is bound and released, so another process could still take it meanwhile. To make
+/// that unlikely it is drawn at random from below the kernel's ephemeral range (read from
+/// `/proc/sys/net/ipv4/ip_local_port_range`, 32768 by default): a port the kernel hands out
+/// for `bind(:0)` or as the local end of an outgoing connection can then never collide with
+/// it, and no port is handed out twice by one process.
 pub fn free_port() -> Result<u16> {
+    use std::sync::Mutex;
+    static HANDED_OUT: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|t| t.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let mut handed = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
+    if low > 12_000 {
+        for _ in 0..256 {
+            // a random draw (not secret): std's per-process random hasher keys
+            let draw = {
+                use std::hash::{BuildHasher, Hasher};
+                let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+                h.write_usize(handed.len());
+                h.finish()
+            };
+            let port = 10_000 + (draw % u64::from(low - 10_000)) as u16;
+            if handed.contains(&port) {
+                continue;
+            }
+            if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                handed.push(port);
+                return Ok(port);
+            }
+        }
+    }
+    // an unusual port range: fall back to one the kernel picks
     let l = std::net::TcpListener::bind("127.0.0.1:0")
         .map_err(|e| Error::Process(format!("cannot bind a loopback port: {e}")))?;
-    Ok(l.local_addr()
+    let port = l
+        .local_addr()
         .map_err(|e| Error::Process(e.to_string()))?
-        .port())
+        .port();
+    handed.push(port);
+    Ok(port)
 }
 
 fn write(path: &Path, text: &str) -> Result<()> {

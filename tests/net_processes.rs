@@ -23,11 +23,7 @@ impl Drop for Guard {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    trefoil::deploy::free_port().unwrap()
 }
 
 /// Writes certificates and three configs into `dir`; `frac_bits[i]` for party i.
