@@ -59,5 +59,5 @@ pub use harness::{
     time_3pc,
 };
 pub use mpc_net::CommStats;
-pub use party::{Party, RevealEvent, RevealGate, TruncMode};
+pub use party::{Party, RevealEvent, RevealGate, RngState, TruncMode};
 pub use share::{AShare, BShare};

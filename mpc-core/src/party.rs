@@ -17,6 +17,19 @@
 //! and amounts, which every protocol guarantees by construction (the amounts depend on public
 //! shapes only).
 //!
+//! ## Resuming the correlated randomness: [`Party::rng_state`], [`Party::restore_rng_state`]
+//! A party's position in its two key streams can be saved ([`RngState`]: both keys and both
+//! counters) and restored in a later session of the same three parties, so that a computation
+//! restarted from a checkpoint draws exactly the randomness it drew the first time and yields
+//! bit-identical shares. **Security assumption:** restoring makes the party reuse masks. That is
+//! sound only when every party restores the state of the same moment and then redoes the same
+//! computation on the same inputs: each message sent is then identical to one already sent in
+//! the first session, so nothing new is learnt. Redoing it on different inputs (or different
+//! shares of the same inputs) sends two messages under one mask, and their difference leaks.
+//! The caller must check that the inputs are unchanged (the train job compares a digest of
+//! every party's data files). An `RngState` holds key material: keep it as secret as the
+//! party's shares (its [`Debug`] prints the counters only).
+//!
 //! ## Reveal gate
 //! A party may carry a *reveal gate* ([`Party::set_reveal_gate`]): a callback asked before every
 //! explicit opening ([`Party::reveal`], [`Party::reveal_f64`], [`Party::reveal_to`],
@@ -45,7 +58,7 @@
 
 use crate::error::{CoreError, Result};
 use crate::fixed::FixedPoint;
-use crate::prg::{Prg, os_seed};
+use crate::prg::{Prg, Seed, os_seed};
 use mpc_net::{Comm, CommStats, PARTIES, Transport};
 use ndarray::{ArrayD, IxDyn};
 
@@ -101,6 +114,47 @@ pub enum TruncMode {
     /// fails for `|z| < 2^62` ring units (only the last-bit rounding error), `16` bytes per element
     /// per party and the same rounds. The default of every training path in `mpc-nn`.
     Exact,
+}
+
+/// A party's position in its two key streams (see the module docs): as secret as its shares.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RngState {
+    /// `k_i` (shared with the previous party) and the next block's counter.
+    prev: (Seed, u64),
+    /// `k_{i+1}` (shared with the next party) and the next block's counter.
+    next: (Seed, u64),
+}
+
+impl std::fmt::Debug for RngState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // never print key material
+        f.debug_struct("RngState")
+            .field("prev_counter", &self.prev.1)
+            .field("next_counter", &self.next.1)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RngState {
+    /// The stream shared with the previous party as words: key (2 words) and counter.
+    pub fn prev_words(&self) -> [u64; 3] {
+        let k = seed_to_words(&self.prev.0);
+        [k[0], k[1], self.prev.1]
+    }
+
+    /// The stream shared with the next party as words: key (2 words) and counter.
+    pub fn next_words(&self) -> [u64; 3] {
+        let k = seed_to_words(&self.next.0);
+        [k[0], k[1], self.next.1]
+    }
+
+    /// The state from [`RngState::prev_words`] and [`RngState::next_words`].
+    pub fn from_words(prev: [u64; 3], next: [u64; 3]) -> RngState {
+        RngState {
+            prev: (words_to_seed(&prev[..2]), prev[2]),
+            next: (words_to_seed(&next[..2]), next[2]),
+        }
+    }
 }
 
 impl Party {
@@ -212,6 +266,23 @@ impl Party {
     /// Communication counters since set-up.
     pub fn stats(&self) -> CommStats {
         self.comm.stats()
+    }
+
+    /// This party's position in its two key streams, to be restored by
+    /// [`Party::restore_rng_state`] (see the module docs for when that is sound).
+    pub fn rng_state(&self) -> RngState {
+        RngState {
+            prev: self.prg_prev.state(),
+            next: self.prg_next.state(),
+        }
+    }
+
+    /// Continues both key streams from `state` instead of the ones set up with this session
+    /// (see the module docs: only sound when redoing the same computation on the same inputs
+    /// at every party).
+    pub fn restore_rng_state(&mut self, state: &RngState) {
+        self.prg_prev = Prg::resume(&state.prev.0, state.prev.1);
+        self.prg_next = Prg::resume(&state.next.0, state.next.1);
     }
 
     /// The communication endpoint (for protocols in other crates).

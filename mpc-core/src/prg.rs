@@ -29,6 +29,8 @@ pub fn os_seed() -> Result<Seed> {
 #[derive(Clone)]
 pub struct Prg {
     cipher: Aes128,
+    /// Kept for [`Prg::state`] (checkpoints); never printed.
+    seed: Seed,
     counter: u64,
 }
 
@@ -44,10 +46,23 @@ impl std::fmt::Debug for Prg {
 impl Prg {
     /// A generator keyed with `seed`, starting at counter 0.
     pub fn new(seed: &Seed) -> Prg {
+        Prg::resume(seed, 0)
+    }
+
+    /// A generator keyed with `seed` whose next block is block `counter` of the stream: the
+    /// generator a [`Prg::state`] was taken from, continued.
+    pub fn resume(seed: &Seed, counter: u64) -> Prg {
         Prg {
             cipher: Aes128::new(&(*seed).into()),
-            counter: 0,
+            seed: *seed,
+            counter,
         }
+    }
+
+    /// The seed and the position (the next block's counter): key material, as secret as the
+    /// seed itself.
+    pub fn state(&self) -> (Seed, u64) {
+        (self.seed, self.counter)
     }
 
     /// Overwrites `out` with the next `out.len()` words of the stream.
@@ -112,6 +127,20 @@ mod tests {
         // different keys, different streams
         let z = Prg::new(&[8u8; 16]).words(5);
         assert_ne!(x, z);
+    }
+
+    #[test]
+    fn a_resumed_generator_continues_the_stream() {
+        let mut a = Prg::new(&[3u8; 16]);
+        a.words(7);
+        let (seed, counter) = a.state();
+        assert_eq!((seed, counter), ([3u8; 16], 4));
+        let mut b = Prg::resume(&seed, counter);
+        assert_eq!(a.words(9), b.words(9));
+        assert_ne!(
+            Prg::resume(&seed, counter + 1).words(2),
+            Prg::resume(&seed, counter).words(2)
+        );
     }
 
     #[test]
