@@ -172,6 +172,36 @@ fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> Result<()> {
 // ---------------------------------------------------------------------------------------------
 // Share files
 
+/// `bytes` (a serialised safetensors file) with its JSON header's keys in sorted order, so
+/// that the same tensors and metadata always give the same bytes (`safetensors` writes the
+/// metadata from a `HashMap`, in an order that changes from process to process). The data
+/// part is unchanged: its offsets are relative to the end of the header.
+fn canonical_header(path: &Path, bytes: Vec<u8>) -> Result<Vec<u8>> {
+    use serde_json::Value;
+    let bad = |detail: String| params_err(path, format!("cannot serialise: {detail}"));
+    let n = bytes
+        .get(..8)
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map(u64::from_le_bytes)
+        .and_then(|n| usize::try_from(n).ok())
+        .filter(|&n| bytes.len() >= 8 + n)
+        .ok_or_else(|| bad("no header".into()))?;
+    let mut header: BTreeMap<String, Value> =
+        serde_json::from_slice(&bytes[8..8 + n]).map_err(|e| bad(e.to_string()))?;
+    if let Some(meta) = header.get_mut("__metadata__") {
+        let sorted: BTreeMap<String, String> =
+            serde_json::from_value(meta.take()).map_err(|e| bad(e.to_string()))?;
+        *meta = serde_json::to_value(sorted).map_err(|e| bad(e.to_string()))?;
+    }
+    let mut head = serde_json::to_vec(&header).map_err(|e| bad(e.to_string()))?;
+    head.resize(head.len().next_multiple_of(8), b' ');
+    let mut out = Vec::with_capacity(8 + head.len() + bytes.len() - 8 - n);
+    out.extend((head.len() as u64).to_le_bytes());
+    out.extend(head);
+    out.extend(&bytes[8 + n..]);
+    Ok(out)
+}
+
 fn feed(crc: &mut flate2::Crc, bytes: &[u8]) {
     crc.update(&(bytes.len() as u64).to_le_bytes());
     crc.update(bytes);
@@ -287,7 +317,7 @@ pub fn save_shares(
     }
     let bytes = safetensors::serialize(views, Some(meta.into_iter().collect()))
         .map_err(|e| params_err(path, format!("cannot serialise: {e}")))?;
-    write_atomic(path, &bytes, true)
+    write_atomic(path, &canonical_header(path, bytes)?, true)
 }
 
 /// The two components of one tensor of a share file, as found.
@@ -374,15 +404,24 @@ pub fn share_file_job(path: &Path) -> Result<(String, usize)> {
     Ok((meta.get("job").cloned().unwrap_or_default(), role))
 }
 
-/// Reads this party's shares from `path` into `model` (which must have exactly the file's
-/// parameters, shapes and fractional bits) and returns the file's extra tensors by name, in
-/// name order. The file must be `role`'s and `job`'s. On any error the model is unchanged.
-pub fn load_shares(
+/// The extra tensors of the share file at `path` (every tensor that is not a model parameter),
+/// by name, in name order, after the same checks as [`load_shares`] except those against a
+/// model; for a caller that needs them before it can build the model.
+pub fn load_share_extras(path: &Path, role: usize, job: &str) -> Result<Vec<(String, AShare)>> {
+    Ok(read_share_file(path, role, job)?
+        .into_iter()
+        .filter(|(_, (kind, _))| kind == KIND_EXTRA)
+        .map(|(name, (_, share))| (name, share))
+        .collect())
+}
+
+/// Every tensor of a share file, checked (structure, format, checksum, role, job, components):
+/// name -> (kind, share).
+fn read_share_file(
     path: &Path,
     role: usize,
     job: &str,
-    model: &mut Sequential<Party>,
-) -> Result<Vec<(String, AShare)>> {
+) -> Result<BTreeMap<String, (String, AShare)>> {
     let bytes = std::fs::read(path).map_err(|e| io_err(path, e))?;
     let (header, st) = parse_safetensors(path, &bytes)?;
     let meta = checked_meta(path, &header, &st)?;
@@ -460,7 +499,19 @@ pub fn load_shares(
             .map_err(|e| params_err(path, format!("{name}: {e}")))?;
         shares.insert(name, (kind, share));
     }
+    Ok(shares)
+}
 
+/// Reads this party's shares from `path` into `model` (which must have exactly the file's
+/// parameters, shapes and fractional bits) and returns the file's extra tensors by name, in
+/// name order. The file must be `role`'s and `job`'s. On any error the model is unchanged.
+pub fn load_shares(
+    path: &Path,
+    role: usize,
+    job: &str,
+    model: &mut Sequential<Party>,
+) -> Result<Vec<(String, AShare)>> {
+    let shares = read_share_file(path, role, job)?;
     // The parameters must be exactly the model's.
     let model_params: Vec<(String, Vec<usize>, u32)> = model
         .params()

@@ -88,7 +88,7 @@ pub fn share_columns(p: &mut Party, blocks: &[Block<'_>]) -> Result<AShare> {
 /// products must stay below `2^30` (the bound of a truncated product at 16 fractional bits):
 /// `N |mean| < 2^30` and `N var < 2^30` per column. Columns outside are standardised wrongly
 /// (not detected).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Standardizer<T> {
     /// Column means, `1 x d`.
     pub mean: T,

@@ -3,7 +3,8 @@
 //! shares. Re-exported by [`crate::io`], whose module docs describe the policy.
 
 use super::{
-    NamedTensors, SHARES_FORMAT, corrupt, io_err, params_err, parse_safetensors, write_atomic,
+    NamedTensors, SHARES_FORMAT, canonical_header, corrupt, io_err, params_err, parse_safetensors,
+    write_atomic,
 };
 use crate::backend::{Backend, Plain};
 use crate::error::{NnError, Result};
@@ -84,7 +85,7 @@ pub fn export_safetensors(path: &Path, params: &[(String, ArrayD<f64>)]) -> Resu
     ]);
     let bytes = safetensors::serialize(views, Some(meta))
         .map_err(|e| params_err(path, format!("cannot serialise: {e}")))?;
-    write_atomic(path, &bytes, false)
+    write_atomic(path, &canonical_header(path, bytes)?, false)
 }
 
 /// An IEEE 754 half-precision value (binary16 bits) as `f64`, exactly.
