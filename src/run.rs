@@ -34,7 +34,7 @@ mod infer;
 mod steps;
 mod vertical;
 
-use checkpoint::{Checkpoints, agree_resume};
+use checkpoint::{Checkpoints, agree_resume, agree_rng, data_digest};
 
 /// Names of the standardiser's tensors in model and share files.
 pub const STD_MEAN: &str = "standardizer.mean";
@@ -646,6 +646,28 @@ fn train(
 ) -> Result<JobReport> {
     let role = p.role();
     let t = job.train_spec();
+    // Checkpoints: agree on the step to resume from before anything is shared.
+    let digest = match job.checkpoint {
+        Some(_) => data_digest(job, role),
+        None => Ok(String::new()),
+    };
+    let mut ckpt = Checkpoints::new(job, role, digest.as_deref().unwrap_or(""), p.rng_state());
+    let resume = match &ckpt {
+        Some(c) => agree_resume(p, c.dir(), digest.and_then(|_| c.list()))?,
+        None => None,
+    };
+    // Replay (bit-identical resume, see `checkpoint`): redo the data sharing and
+    // standardising with the first run's randomness, then continue from the checkpoint's.
+    let replay = resume.is_some() && job.data.owners.is_empty();
+    let mut rng_now = None;
+    if let (Some((step, lr)), Some(c), true) = (resume, &mut ckpt, replay) {
+        let points = c.load_rng(step, lr);
+        agree_rng(p, c.dir(), &points)?;
+        let points = points?;
+        p.restore_rng_state(&points.start);
+        c.rng_start = points.start;
+        rng_now = Some(points.now);
+    }
     let Pooled {
         x,
         y,
@@ -665,11 +687,11 @@ fn train(
         weight_decay: t.weight_decay,
     }
     .build();
-    // resume from the latest checkpoint all three parties have, if any
-    let ckpt = Checkpoints::new(job, role);
-    let resume = match &ckpt {
-        Some(c) => agree_resume(p, c.dir(), c.list())?,
-        None => None,
+    let fit = |p: &mut Party| -> Result<Option<Standardizer<AShare>>> {
+        Ok(match job.data.standardize {
+            true => Some(Standardizer::fit(p, &x)?),
+            false => None,
+        })
     };
     let (st, start) = match (resume, &ckpt) {
         (Some((step, lr)), Some(c)) => {
@@ -682,19 +704,35 @@ fn train(
                     detail: format!("the checkpoint of step {step} has no standardiser"),
                 });
             }
+            let st = match replay {
+                // the first run's randomness on the same data: the same standardiser's shares
+                true => {
+                    let refit = fit(p)?;
+                    if refit != r.standardizer {
+                        return Err(Error::Checkpoint {
+                            path: c.dir().to_path_buf(),
+                            detail: format!(
+                                "standardising the data again gave other shares than the \
+                                 checkpoint of step {step} holds: a party's data or state \
+                                 differs from the first run's"
+                            ),
+                        });
+                    }
+                    refit
+                }
+                false => r.standardizer,
+            };
             progress(&format!(
-                "RESUME from step {step} (the latest checkpoint all three parties have), lr {lr}"
+                "RESUME from step {step} (the latest checkpoint all three parties have), lr {lr}{}",
+                if replay {
+                    ", same randomness"
+                } else {
+                    ", fresh randomness"
+                }
             ));
-            (r.standardizer, step)
+            (st, step)
         }
-        _ => (
-            if job.data.standardize {
-                Some(Standardizer::fit(p, &x)?)
-            } else {
-                None
-            },
-            0,
-        ),
+        _ => (fit(p)?, 0),
     };
     let (x, test) = match &st {
         Some(st) => (
@@ -706,6 +744,9 @@ fn train(
         ),
         None => (x, test),
     };
+    if let Some(now) = &rng_now {
+        p.restore_rng_state(now);
+    }
     let done = steps::run(
         p,
         job,

@@ -51,41 +51,43 @@ fn result(stdout: &[String]) -> serde_json::Value {
     serde_json::from_str(line).unwrap()
 }
 
-fn weights(path: &Path) -> Vec<(String, Vec<f64>)> {
-    trefoil::nn::io::import_safetensors(path)
-        .unwrap()
-        .into_iter()
-        .map(|(n, t)| (n, t.iter().copied().collect()))
-        .collect()
+/// The MLP job of the demo, longer, with checkpoints every 20 steps (13 steps per epoch),
+/// keeping the newest `keep`.
+fn checkpointed_job(epochs: usize, keep: usize) -> String {
+    demo_model_job_text(DemoModel::Mlp, epochs, 0, Partition::Horizontal)
+        + &format!("\n[checkpoint]\ndir = \"ckpt-{{role}}\"\nevery_steps = 20\nkeep = {keep}\n")
 }
 
-/// The MLP job of the demo, longer, with checkpoints every 20 steps (13 steps per epoch).
-fn checkpointed_job(epochs: usize) -> String {
-    demo_model_job_text(DemoModel::Mlp, epochs, 0, Partition::Horizontal)
-        + "\n[checkpoint]\ndir = \"ckpt-{role}\"\nevery_steps = 20\nkeep = 3\n"
+fn ckpt_file(dir: &Path, role: usize, step: u64) -> PathBuf {
+    dir.join(format!("ckpt-{role}/step-{step:010}.safetensors"))
 }
 
 #[test]
-fn a_party_killed_mid_epoch_resumes_from_the_common_checkpoint() {
-    let job = checkpointed_job(30); // 390 steps
+fn a_party_killed_mid_epoch_resumes_to_the_bit_identical_model() {
+    // 390 steps; every checkpoint kept, so that the second run can start from step 40 of this
+    // one (the job file, and so its hash, must be the same)
+    let job = checkpointed_job(30, 100);
     // the uninterrupted run
     let reference = tempfile::tempdir().unwrap();
-    deployment(reference.path(), &job);
-    let runs = run_party_set(
-        Path::new(EXE),
-        &set(reference.path()),
-        Duration::from_secs(240),
-    )
-    .unwrap();
+    let refdir = reference.path();
+    deployment(refdir, &job);
+    let runs = run_party_set(Path::new(EXE), &set(refdir), Duration::from_secs(240)).unwrap();
     for r in &runs {
         assert!(r.success, "reference party {}: {}", r.role, r.stderr);
     }
     let ref_result = result(&runs[0].stdout);
 
-    // the same job; party 1 is killed (SIGKILL) after its checkpoint of step 100
+    // The same job in another folder, holding the reference's checkpoints of step 40 only
+    // (the same data files: `write_sample_data` is seeded). It resumes from step 40 with the
+    // reference's randomness; party 1 is killed (SIGKILL) right after its checkpoint of step
+    // 100 and the three restart: the run goes 0..40 (reference), 40..100, 100..390.
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     deployment(dir, &job);
+    for role in 0..3 {
+        std::fs::create_dir_all(dir.join(format!("ckpt-{role}"))).unwrap();
+        std::fs::copy(ckpt_file(refdir, role, 40), ckpt_file(dir, role, 40)).unwrap();
+    }
     let mut children: Vec<_> = set(dir)
         .iter()
         .map(|(config, job)| {
@@ -112,6 +114,11 @@ fn a_party_killed_mid_epoch_resumes_from_the_common_checkpoint() {
             break;
         }
     }
+    assert!(
+        seen.iter()
+            .any(|l| l.starts_with("RESUME from step 40 ") && l.ends_with("same randomness")),
+        "{seen:?}"
+    );
     assert!(
         seen.iter().any(|l| l.starts_with("CHECKPOINT step 100 ")),
         "{seen:?}"
@@ -146,17 +153,12 @@ fn a_party_killed_mid_epoch_resumes_from_the_common_checkpoint() {
         assert!(r.success, "party {}: {}\n{:?}", r.role, r.stderr, r.stdout);
     }
     let resumed: Vec<serde_json::Value> = runs.iter().map(|r| result(&r.stdout)).collect();
-    let from = resumed[0]["resumed_from"].as_u64().expect("resumed");
-    assert!(
-        from >= 100 && from.is_multiple_of(20),
-        "resumed from {from}"
-    );
     for (r, v) in runs.iter().zip(&resumed) {
-        assert_eq!(v["resumed_from"].as_u64(), Some(from), "{v}");
+        assert_eq!(v["resumed_from"].as_u64(), Some(100), "{v}");
         assert!(
             r.stdout
                 .iter()
-                .any(|l| l.starts_with(&format!("RESUME from step {from} "))),
+                .any(|l| l.starts_with("RESUME from step 100 ")),
             "{:?}",
             r.stdout
         );
@@ -164,36 +166,32 @@ fn a_party_killed_mid_epoch_resumes_from_the_common_checkpoint() {
         let rounds = v["rounds"].as_u64().unwrap() as f64;
         let full = ref_result["rounds"].as_u64().unwrap() as f64;
         assert!(
-            rounds < full * (1.0 - from as f64 / 390.0) + 500.0,
+            rounds < full * (1.0 - 100.0 / 390.0) + 500.0,
             "{rounds} vs {full}"
         );
     }
-    // the same final model as the uninterrupted run, within the fixed-point noise between two
-    // runs: each session draws fresh randomness, so the last bits of every truncation differ
-    // (measured between two uninterrupted runs of this job: weights 1.8e-2 apart, and the
-    // standardiser's inverse deviations of near-constant columns 1.5% apart)
-    let a = weights(&dir.join("model-mlp.safetensors"));
-    let b = weights(&reference.path().join("model-mlp.safetensors"));
-    assert_eq!(a.len(), b.len());
-    let mut worst = 0.0f64;
-    for ((na, va), (nb, vb)) in a.iter().zip(&b) {
-        assert_eq!(na, nb);
-        for (x, y) in va.iter().zip(vb) {
-            worst = worst.max((x - y).abs() / y.abs().max(1.0));
-        }
+    // bit-identical: every party's final shares, the revealed model, the test metrics
+    for role in 0..3 {
+        let a = std::fs::read(ckpt_file(dir, role, 390)).unwrap();
+        let b = std::fs::read(ckpt_file(refdir, role, 390)).unwrap();
+        assert!(
+            a == b,
+            "party {role}'s final shares differ from the uninterrupted run's"
+        );
     }
-    println!(
-        "resumed from step {from}; largest relative weight difference to the uninterrupted run \
-         {worst:.2e}"
-    );
-    assert!(worst < 5e-2, "weights differ by {worst}");
-    assert_eq!(
-        resumed[0]["accuracy"].as_f64().map(|a| a >= 0.9),
-        Some(true)
-    );
+    let a = std::fs::read(dir.join("model-mlp.safetensors")).unwrap();
+    let b = std::fs::read(refdir.join("model-mlp.safetensors")).unwrap();
     assert!(
-        (resumed[0]["accuracy"].as_f64().unwrap() - ref_result["accuracy"].as_f64().unwrap()).abs()
-            <= 0.02
+        a == b,
+        "the revealed model differs from the uninterrupted run's"
+    );
+    assert_eq!(resumed[0]["accuracy"], ref_result["accuracy"]);
+    assert_eq!(resumed[0]["loss"], ref_result["loss"]);
+    assert!(resumed[0]["accuracy"].as_f64().unwrap() >= 0.9);
+    println!(
+        "resumed from 40 and, after SIGKILL, from 100: final shares and model bit-identical \
+         to the uninterrupted run (accuracy {})",
+        ref_result["accuracy"]
     );
 }
 
@@ -227,19 +225,69 @@ fn unusable_checkpoints_are_named_at_every_party() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     write_sample_data(dir, 3, 7).unwrap();
-    let text = checkpointed_job(2); // 26 steps: checkpoints 20 and 26
+    let text = checkpointed_job(2, 3); // 26 steps: checkpoints 20 and 26
     let first = in_process(dir, &text);
     for r in &first {
         let r = r.as_ref().unwrap();
         assert_eq!((r.resumed_from, r.checkpoints_written), (None, 2), "{r:?}");
     }
-    // a finished job resumes from its last step: nothing left to train, the same accuracy
+    // a finished job resumes from its last step: nothing left to train, the same metrics
+    // (the same randomness on the same data)
     let again = in_process(dir, &text);
     for (a, b) in again.iter().zip(&first) {
         let (a, b) = (a.as_ref().unwrap(), b.as_ref().unwrap());
         assert_eq!(a.resumed_from, Some(26));
         assert_eq!(a.checkpoints_written, 0);
-        assert!((a.accuracy.unwrap() - b.accuracy.unwrap()).abs() <= 0.011);
+        assert_eq!((a.accuracy, a.loss), (b.accuracy, b.loss));
+    }
+    // a party whose data file changed since its checkpoints refuses (it would reuse masks)
+    let csv = dir.join("hospital0.csv");
+    let data = std::fs::read_to_string(&csv).unwrap();
+    let last = data.trim_end().rfind('\n').unwrap();
+    let changed = format!(
+        "{}{}",
+        &data[..=last],
+        data[last + 1..].replacen('1', "2", 1)
+    );
+    assert_ne!(changed, data);
+    std::fs::write(&csv, changed).unwrap();
+    let e = errors(&in_process(dir, &text));
+    assert!(
+        e[0].contains("the data files this party reads changed"),
+        "{}",
+        e[0]
+    );
+    for i in [1, 2] {
+        assert!(
+            e[i].contains("party 0 cannot use its checkpoints"),
+            "{}",
+            e[i]
+        );
+    }
+    std::fs::write(&csv, &data).unwrap();
+    // party 0's checkpoints from another run of the same job on the same data: they load,
+    // but the randomness does not pair up with the others', and every party says so
+    let other_run = tempfile::tempdir().unwrap();
+    write_sample_data(other_run.path(), 3, 7).unwrap();
+    for r in in_process(other_run.path(), &text) {
+        r.unwrap();
+    }
+    let kept: Vec<(PathBuf, Vec<u8>)> = [20, 26]
+        .map(|s| ckpt_file(dir, 0, s))
+        .into_iter()
+        .map(|f| (f.clone(), std::fs::read(&f).unwrap()))
+        .collect();
+    for s in [20, 26] {
+        std::fs::copy(ckpt_file(other_run.path(), 0, s), ckpt_file(dir, 0, s)).unwrap();
+    }
+    for msg in errors(&in_process(dir, &text)) {
+        assert!(
+            msg.contains("come from different runs") && msg.contains("parties 0 and 1, 2 and 0"),
+            "{msg}"
+        );
+    }
+    for (f, bytes) in kept {
+        std::fs::write(f, bytes).unwrap();
     }
     // a corrupt file at party 1: party 1 names it, the others name party 1
     let file = latest(&dir.join("ckpt-1"));

@@ -182,7 +182,7 @@ pub(super) fn run(
                 // a crash now must not bring back a later checkpoint or the old rate
                 c.discard_after(s.step)?;
                 if s.step > 0 {
-                    c.save(model, &*opt, st, s.step, new)?;
+                    c.save(model, &*opt, st, s.step, new, &p.rng_state())?;
                 }
             }
             progress(&format!(
@@ -196,7 +196,7 @@ pub(super) fn run(
         }
         if snapshot_due {
             if let Some(c) = ckpt {
-                let path = c.save(model, &*opt, st, g, opt.lr())?;
+                let path = c.save(model, &*opt, st, g, opt.lr(), &p.rng_state())?;
                 done.checkpoints += 1;
                 progress(&format!(
                     "CHECKPOINT step {g} written to {}",
