@@ -27,6 +27,32 @@
 //!   32-bit halves, one `vpmuludq` for `x_l·y_l` and one `vpmulld` for both cross products at
 //!   once (after a `vpshufd` swapping the halves of `y`), see `gemm/kernels.rs`;
 //! - **portable** (everything else, including AArch64): a scalar 4×4 tile.
+//!
+//! ## Measured throughput (one thread, G wrapping multiply-adds per second)
+//! The floor rows are register-blocked inner loops on L1-resident packed operands (no packing,
+//! no memory traffic; `cargo bench --bench core -- floor`), the GEMM rows the whole product on
+//! the shapes of one party in a secret matmul (`-- gemm`: `256×512 · 512×256` and
+//! `512×1024 · 1024×512` as two fused pairs). Zen 3 figures are the best of several quiet runs
+//! on a 2-vCPU AMD EPYC (family 25 model 1, AVX2, no AVX-512) VM at about 3.07 GHz (a chain of
+//! dependent additions); under load on its host the same binary measures up to 2× less, so
+//! the multiply-adds per cycle are the stable figure.
+//!
+//! | CPU | loop | G multiply-adds/s | per cycle |
+//! |---|---|---|---|
+//! | Zen 5, AVX-512 | GEMM, AVX-512 kernel (`vpmullq`, Winograd) | 21-23 | |
+//! | Zen 3, AVX2 | floor: scalar `imul` 4×4 (one multiplier: 1 `imul` per cycle) | 3.0-3.2 | 1.0 |
+//! | Zen 3, AVX2 | floor: scalar `imul` 4×4, Winograd | 3.8-4.7 | 1.2-1.5 |
+//! | Zen 3, AVX2 | floor: three `vpmuludq` + shifts per product | 4.4-5.1 | 1.5 |
+//! | Zen 3, AVX2 | floor: three `vpmuludq` + shifts, Winograd | 7.3-8.3 | 2.4-2.7 |
+//! | Zen 3, AVX2 | floor: `vpmuludq` + `vpmulld` | 6.8-10 | 2.2-3.3 |
+//! | Zen 3, AVX2 | floor: `vpmuludq` + `vpshufd` + `vpmulld`, Winograd (the AVX2 kernel) | **10.6-12** | 3.5-3.9 |
+//! | Zen 3, AVX2 | GEMM, AVX2 kernel | 9-10 | 3.0-3.3 |
+//! | Zen 3, AVX2 | GEMM, portable kernel (the former 4×8 kernel: 3.7) | 3.8-4.0 | 1.3 |
+//!
+//! Two `vpmuludq`/`vpmulld` issue per cycle on Zen 3; the Winograd AVX2 loop needs 7 vector
+//! operations (2 multiplications) per 8 multiply-adds, which bounds it at about 4.6 per cycle
+//! on the 4 vector pipes. The GEMM runs at 85-95% of the floor (packing, the correction terms
+//! and adding tiles into C take the rest).
 use std::cell::Cell;
 use std::fmt;
 use std::thread::LocalKey;
@@ -49,7 +75,8 @@ const KC: usize = 512;
 const NC: usize = 2048;
 /// Minimum number of multiply-adds (`m·n·k`) before work is spread over threads. Measured with
 /// three parties sharing two cores (the in-process harness): a 256^3 product (2 pairs, 2^25) is
-/// faster on one thread (3.5 ms vs 5.9 ms per secret matmul), a 512^3 one faster on two.
+/// faster on one thread (3.5 ms vs 5.9 ms per secret matmul, AVX-512), a 512^3 one faster on
+/// two. With the AVX2 kernel, 2^24 and 2^26 measured alike for the 256 matmul.
 const PAR_THRESHOLD: u128 = 1 << 26;
 
 /// Error returned when the operand shapes of a product do not agree.
