@@ -27,6 +27,32 @@
 //!   32-bit halves, one `vpmuludq` for `x_l·y_l` and one `vpmulld` for both cross products at
 //!   once (after a `vpshufd` swapping the halves of `y`), see `gemm/kernels.rs`;
 //! - **portable** (everything else, including AArch64): a scalar 4×4 tile.
+//!
+//! ## Measured throughput (one thread, G wrapping multiply-adds per second)
+//! The floor rows are register-blocked inner loops on L1-resident packed operands (no packing,
+//! no memory traffic; `cargo bench --bench core -- floor`), the GEMM rows the whole product on
+//! the shapes of one party in a secret matmul (`-- gemm`: `256×512 · 512×256` and
+//! `512×1024 · 1024×512` as two fused pairs). Zen 3 figures are the best of several quiet runs
+//! on a 2-vCPU AMD EPYC (family 25 model 1, AVX2, no AVX-512) VM at about 3.07 GHz (a chain of
+//! dependent additions); under load on its host the same binary measures up to 2× less, so
+//! the multiply-adds per cycle are the stable figure.
+//!
+//! | CPU | loop | G multiply-adds/s | per cycle |
+//! |---|---|---|---|
+//! | Zen 5, AVX-512 | GEMM, AVX-512 kernel (`vpmullq`, Winograd) | 21-23 | |
+//! | Zen 3, AVX2 | floor: scalar `imul` 4×4 (one multiplier: 1 `imul` per cycle) | 3.0-3.2 | 1.0 |
+//! | Zen 3, AVX2 | floor: scalar `imul` 4×4, Winograd | 3.8-4.7 | 1.2-1.5 |
+//! | Zen 3, AVX2 | floor: three `vpmuludq` + shifts per product | 4.4-5.1 | 1.5 |
+//! | Zen 3, AVX2 | floor: three `vpmuludq` + shifts, Winograd | 7.3-8.3 | 2.4-2.7 |
+//! | Zen 3, AVX2 | floor: `vpmuludq` + `vpmulld` | 6.8-10 | 2.2-3.3 |
+//! | Zen 3, AVX2 | floor: `vpmuludq` + `vpshufd` + `vpmulld`, Winograd (the AVX2 kernel) | **10.6-12** | 3.5-3.9 |
+//! | Zen 3, AVX2 | GEMM, AVX2 kernel | 9-10 | 3.0-3.3 |
+//! | Zen 3, AVX2 | GEMM, portable kernel (the former 4×8 kernel: 3.7) | 3.8-4.0 | 1.3 |
+//!
+//! Two `vpmuludq`/`vpmulld` issue per cycle on Zen 3; the Winograd AVX2 loop needs 7 vector
+//! operations (2 multiplications) per 8 multiply-adds, which bounds it at about 4.6 per cycle
+//! on the 4 vector pipes. The GEMM runs at 85-95% of the floor (packing, the correction terms
+//! and adding tiles into C take the rest).
 use std::cell::Cell;
 use std::fmt;
 use std::thread::LocalKey;
@@ -42,13 +68,15 @@ mod tests;
 use kernels::{Avx2Kernel, Avx512Kernel};
 use kernels::{MicroKernel, PortableKernel};
 
-/// Depth of a packed block (rows of B / columns of A held per pass); even.
+/// Depth of a packed block (rows of B / columns of A held per pass); even. (256, 384 and 512
+/// measured alike for the AVX2 kernel.)
 const KC: usize = 512;
 /// Maximum number of columns of B packed at once (multiple of every `NR`).
 const NC: usize = 2048;
 /// Minimum number of multiply-adds (`m·n·k`) before work is spread over threads. Measured with
 /// three parties sharing two cores (the in-process harness): a 256^3 product (2 pairs, 2^25) is
-/// faster on one thread (3.5 ms vs 5.9 ms per secret matmul), a 512^3 one faster on two.
+/// faster on one thread (3.5 ms vs 5.9 ms per secret matmul, AVX-512), a 512^3 one faster on
+/// two. With the AVX2 kernel, 2^24 and 2^26 measured alike for the 256 matmul.
 const PAR_THRESHOLD: u128 = 1 << 26;
 
 /// Error returned when the operand shapes of a product do not agree.
@@ -394,7 +422,7 @@ fn pack(
             // Output index is the fast one: copy one column per inner index.
             for (chunk, col) in dst.chunks_exact_mut(w).zip(x.columns()) {
                 match col.to_slice() {
-                    Some(src) => chunk[..cnt].copy_from_slice(src),
+                    Some(src) => copy_words(&mut chunk[..cnt], src),
                     None => chunk.iter_mut().zip(col).for_each(|(y, &v)| *y = v),
                 }
             }
@@ -416,6 +444,38 @@ fn pack(
             }
         }
     });
+}
+
+/// `dst.copy_from_slice(src)`, with the copy inlined for the panel widths (a library
+/// `memmove` call per 4 words cost more than the copy: about 5% of a 512 matmul).
+#[inline]
+fn copy_words(dst: &mut [u64], src: &[u64]) {
+    match (dst.len(), src.len()) {
+        (4, 4) => dst[..4].copy_from_slice(&src[..4]),
+        (8, 8) => dst[..8].copy_from_slice(&src[..8]),
+        (16, 16) => dst[..16].copy_from_slice(&src[..16]),
+        _ => dst.copy_from_slice(src),
+    }
+}
+
+/// Asks the CPU to fetch the cache lines of `c[off..off + len]` (a hint; a no-op where the
+/// architecture has no stable prefetch instruction).
+#[inline]
+fn prefetch(c: &[u64], off: usize, len: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(row) = c.get(off..off + len) {
+        use core::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        for chunk in row.chunks(8) {
+            // SAFETY: a prefetch is only a hint and never faults; the address is in `c`.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(chunk.as_ptr().cast()) };
+        }
+        if let Some(last) = row.last() {
+            // SAFETY: as above (the last line, if the row crosses one more line boundary).
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(last).cast()) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (c, off, len);
 }
 
 /// One row block of the output for one packed B block.
@@ -473,10 +533,15 @@ unsafe fn block<K: MicroKernel>(
         for (t, panel) in bp.chunks_exact(kce * nr).enumerate() {
             let (j0, cols) = (blk.jc + t * nr, nr.min(blk.nc - t * nr));
             for (s, strip) in ap.chunks_exact(kce * mr).enumerate() {
+                let rows = mr.min(blk.mc - s * mr);
+                // the tile's rows of C are n words apart (a cache miss each, and a TLB miss
+                // for n >= 512): fetch them while the kernel runs
+                for r in 0..rows {
+                    prefetch(c, (s * mr + r) * n + j0, cols);
+                }
                 // SAFETY: strip/panel hold kce·MR / kce·NR elements with kce
                 // even, and MR·NR <= 128 for every kernel.
                 unsafe { K::run(kce, strip, panel, &mut tile) };
-                let rows = mr.min(blk.mc - s * mr);
                 for (r, src) in tile.chunks_exact(nr).take(rows).enumerate() {
                     let off = (s * mr + r) * n + j0;
                     for (d, &v) in c[off..off + cols].iter_mut().zip(src) {
