@@ -1,6 +1,8 @@
 //! Network benchmarks on loopback:
 //! - the cost of one round (a one-word reveal, 1,000 in a row) in memory, over plain TCP and
-//!   over mutual TLS;
+//!   over mutual TLS, next to its floors: the same ring of one-word messages between three
+//!   threads over bare blocking loopback sockets (`TCP_NODELAY`), and over blocking channels,
+//!   with no transport in between (what waking a thread per message costs on this machine);
 //! - transport throughput (criterion, MB/s): party 0 sends 4 MiB messages to party 1, which
 //!   acknowledges each, over plain TCP and over mutual TLS;
 //! - a 512 x 512 secret matmul (fused truncation) over TLS vs in-memory channels, printing the
@@ -169,7 +171,88 @@ fn round_over(ts: Vec<Box<dyn Transport>>, n: usize) -> Duration {
         .unwrap_or_default()
 }
 
+/// The floor of one round: three threads in a ring, each writes one 16-byte message (a word and
+/// a header's worth) to the next and reads one from the previous, over bare blocking loopback
+/// sockets with `TCP_NODELAY` (`tcp`) or blocking channels (`channel`). Per round, the median
+/// over 5 repetitions of `n`.
+fn floor(kind: &str, n: usize) -> Duration {
+    use std::io::{Read, Write};
+    type Link = (
+        Box<dyn FnMut(&[u8; 16]) + Send>,
+        Box<dyn FnMut(&mut [u8; 16]) + Send>,
+    );
+    let mut links: Vec<Link> = Vec::new();
+    if kind == "tcp" {
+        // party i's stream to i+1, and i+1's end of it
+        let mut outs = Vec::new();
+        let mut ins = Vec::new();
+        for _ in 0..3 {
+            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+            let a = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+            let (b, _) = l.accept().unwrap();
+            a.set_nodelay(true).unwrap();
+            b.set_nodelay(true).unwrap();
+            outs.push(a);
+            ins.push(b);
+        }
+        // party i writes on outs[i] (to i+1) and reads ins[i-1] (from i-1)
+        ins.rotate_right(1);
+        for (mut o, mut i) in outs.into_iter().zip(ins) {
+            links.push((
+                Box::new(move |m| o.write_all(m).unwrap()),
+                Box::new(move |m| i.read_exact(m).unwrap()),
+            ));
+        }
+    } else {
+        let mut txs = Vec::new();
+        let mut rxs = Vec::new();
+        for _ in 0..3 {
+            let (t, r) = crossbeam_channel::unbounded::<[u8; 16]>();
+            txs.push(t);
+            rxs.push(r);
+        }
+        rxs.rotate_right(1);
+        for (t, r) in txs.into_iter().zip(rxs) {
+            links.push((
+                Box::new(move |m| t.send(*m).unwrap()),
+                Box::new(move |m| *m = r.recv().unwrap()),
+            ));
+        }
+    }
+    let hs: Vec<_> = links
+        .into_iter()
+        .map(|(mut send, mut recv)| {
+            std::thread::spawn(move || {
+                let mut m = [7u8; 16];
+                let mut samples: Vec<Duration> = (0..6)
+                    .map(|_| {
+                        let t0 = Instant::now();
+                        for _ in 0..n {
+                            send(&m);
+                            recv(&mut m);
+                        }
+                        t0.elapsed() / n as u32
+                    })
+                    .skip(1)
+                    .collect();
+                samples.sort();
+                samples[samples.len() / 2]
+            })
+        })
+        .collect();
+    hs.into_iter()
+        .map(|h| h.join().unwrap())
+        .max()
+        .unwrap_or_default()
+}
+
 fn main() {
+    for kind in ["channel", "tcp"] {
+        println!(
+            "{{\"workload\":\"round_floor\",\"transport\":\"{kind}\",\"median_s\":{:.9}}}",
+            floor(kind, 1000).as_secs_f64()
+        );
+    }
     for (name, links) in [
         (
             "in_memory",

@@ -1,4 +1,5 @@
-//! Standard workload runner: `cargo run --release --example bench_suite [-- WORKLOAD...]`.
+//! Standard workload runner: `cargo run --release --example bench_suite [-- [--default-allocator] WORKLOAD...]`
+//! (`--default-allocator` skips `mpc_core::keep_freed_memory`, to measure what it changes).
 //!
 //! Prints one JSON object per line per workload: `workload`, `median_s` (median of the timed
 //! runs after a warm-up, all three parties in one process), `plain_median_s` (the same
@@ -129,7 +130,13 @@ fn run(
 }
 
 fn main() -> Result<()> {
-    mpc_core::keep_freed_memory();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    // `--default-allocator`: leave glibc's malloc tuning alone (for before/after comparisons)
+    let before = args.len();
+    args.retain(|a| a != "--default-allocator");
+    if args.len() == before {
+        mpc_core::keep_freed_memory();
+    }
     let all = [
         "matmul256",
         "matmul512",
@@ -141,7 +148,6 @@ fn main() -> Result<()> {
         "softmax128x10",
         "recip1e5",
     ];
-    let args: Vec<String> = std::env::args().skip(1).collect();
     let chosen: Vec<&str> = if args.is_empty() {
         all.to_vec()
     } else {
