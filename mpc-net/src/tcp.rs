@@ -11,11 +11,17 @@
 //! every party of a failed session ends with an error, and the mismatch is named.
 //!
 //! ## Running
-//! The transport owns a small tokio runtime (two worker threads). Per peer, a writer task takes
-//! messages from a queue, writes them through a buffer and flushes whenever the queue runs empty
-//! (so everything sent is on the wire before this party can block in a receive), and a reader
-//! task decodes frames into a per-peer inbox. [`Transport::recv`] blocks on that inbox with the
-//! receive timeout; the protocol code stays blocking and runs unchanged.
+//! The transport owns a small tokio runtime (two worker threads). Per peer, a reader task decodes
+//! frames into a per-peer inbox; [`Transport::recv`] polls that inbox, yielding the processor, for
+//! [`RECV_YIELD_WINDOW`], then blocks on it with the receive timeout. [`Transport::send`] writes
+//! and flushes the frame from the calling (protocol) thread itself, bounded by the receive
+//! timeout, so a message costs no hand-over to another thread on the way out and is on the wire
+//! before this party can block in a receive; the protocol code stays blocking and runs
+//! unchanged. Measured with `cargo bench --bench net` on a 2-core AMD EPYC, three parties in one
+//! process, one dependent one-word round: 46 us over plain TCP and 50 us over TLS, against 82-87
+//! us with a writer task per peer (a queue and a task wake-up per message) and a receive that
+//! blocked at once; the floor (three threads in a ring over bare blocking loopback sockets) is
+//! 28 us. Throughput is unchanged (about 1 GiB/s plain, 450 MiB/s TLS).
 //!
 //! ## Faults
 //! A peer that closes or crashes gives [`NetError::Disconnected`] (or [`NetError::Io`]); one that
@@ -30,11 +36,10 @@ use crate::frame::{Frame, check_len, read_frame, write_control, write_data};
 use crate::tls::{TlsIdentity, role_of_certificate, server_name, tls_error};
 use crate::{Link, Message, NetError, PARTIES, Transport};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, BufWriter, ReadHalf, WriteHalf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::task::JoinHandle;
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
@@ -48,6 +53,9 @@ pub const DEFAULT_MAX_FRAME_BYTES: u64 = 256 << 20;
 pub const DEFAULT_LINGER: Duration = Duration::from_secs(1);
 
 const IO_BUFFER: usize = 256 * 1024;
+
+/// How long a receive yields the processor, polling its inbox, before it blocks.
+pub const RECV_YIELD_WINDOW: Duration = Duration::from_micros(100);
 
 /// How the links are secured.
 #[derive(Debug, Clone)]
@@ -113,9 +121,13 @@ trait Stream: AsyncRead + AsyncWrite + Send + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> Stream for T {}
 type BoxStream = Box<dyn Stream>;
 
-/// Messages queued for a writer task.
-enum Outgoing {
-    Data(Message, u32),
+/// This party's writing end of one link. The protocol thread writes and flushes each message
+/// itself (see the module docs).
+struct Writer {
+    w: BufWriter<WriteHalf<BoxStream>>,
+    scratch: Vec<u8>,
+    /// A write failed or timed out: the link is unusable.
+    broken: bool,
 }
 
 /// Maps an I/O error on `link` to a typed error.
@@ -390,34 +402,6 @@ async fn abort_links(links: Vec<(usize, BoxStream)>, reason: &str) {
     }
 }
 
-async fn writer_task(
-    w: WriteHalf<BoxStream>,
-    mut rx: UnboundedReceiver<Outgoing>,
-    link: Link,
-    failed: Arc<Mutex<Option<NetError>>>,
-) {
-    let mut w = BufWriter::with_capacity(IO_BUFFER, w);
-    let mut scratch = Vec::with_capacity(64 * 1024);
-    let result: std::io::Result<()> = async {
-        while let Some(first) = rx.recv().await {
-            let mut next = Some(first);
-            while let Some(Outgoing::Data(msg, len)) = next {
-                write_data(&mut w, &msg, len, &mut scratch).await?;
-                next = rx.try_recv().ok();
-            }
-            // the queue is empty: put everything on the wire before the protocol can block
-            w.flush().await?;
-        }
-        w.shutdown().await
-    }
-    .await;
-    if let Err(e) = result
-        && let Ok(mut slot) = failed.lock()
-    {
-        *slot = Some(io_error(&link, e));
-    }
-}
-
 async fn reader_task(
     r: ReadHalf<BoxStream>,
     inbox: Sender<Result<Message, NetError>>,
@@ -458,9 +442,8 @@ async fn reader_task(
 pub struct TcpTransport {
     role: usize,
     runtime: Option<tokio::runtime::Runtime>,
-    out: [Option<UnboundedSender<Outgoing>>; PARTIES],
+    out: [Option<Writer>; PARTIES],
     inbox: [Option<Receiver<Result<Message, NetError>>>; PARTIES],
-    write_failed: [Arc<Mutex<Option<NetError>>>; PARTIES],
     tasks: Vec<JoinHandle<()>>,
     recv_timeout: Duration,
     max_frame_bytes: u64,
@@ -590,7 +573,6 @@ impl TcpTransport {
             runtime: None,
             out: [None, None, None],
             inbox: [None, None, None],
-            write_failed: std::array::from_fn(|_| Arc::new(Mutex::new(None))),
             tasks: Vec::new(),
             recv_timeout: cfg.recv_timeout,
             max_frame_bytes,
@@ -598,25 +580,18 @@ impl TcpTransport {
         };
         for (peer, stream) in links {
             let (r, w) = tokio::io::split(stream);
-            let (out_tx, out_rx) = unbounded_channel();
             let (in_tx, in_rx) = crossbeam_channel::unbounded();
-            let failed = t.write_failed[peer].clone();
-            t.tasks
-                .push(runtime.spawn(writer_task(w, out_rx, Link::Party(peer), failed)));
             t.tasks
                 .push(runtime.spawn(reader_task(r, in_tx, peer, max_frame_bytes)));
-            t.out[peer] = Some(out_tx);
+            t.out[peer] = Some(Writer {
+                w: BufWriter::with_capacity(IO_BUFFER, w),
+                scratch: Vec::with_capacity(64 * 1024),
+                broken: false,
+            });
             t.inbox[peer] = Some(in_rx);
         }
         t.runtime = Some(runtime);
         Ok(t)
-    }
-
-    fn write_error(&self, peer: usize) -> NetError {
-        self.write_failed
-            .get(peer)
-            .and_then(|slot| slot.lock().ok().and_then(|mut s| s.take()))
-            .unwrap_or(NetError::Disconnected { peer })
     }
 }
 
@@ -628,18 +603,40 @@ impl Transport for TcpTransport {
     fn send(&mut self, to: usize, msg: Message) -> Result<(), NetError> {
         let link = Link::Party(to);
         let len = check_len(&link, 8 * msg.words.len() as u64, self.max_frame_bytes)?;
-        let out = self
-            .out
-            .get(to)
-            .and_then(Option::as_ref)
-            .ok_or(NetError::BadPeer {
-                role: self.role,
-                peer: to,
-            })?;
-        if out.send(Outgoing::Data(msg, len)).is_err() {
-            return Err(self.write_error(to));
+        let bad_peer = NetError::BadPeer {
+            role: self.role,
+            peer: to,
+        };
+        let (Some(rt), Some(Some(wr))) = (self.runtime.as_ref(), self.out.get_mut(to)) else {
+            return Err(bad_peer);
+        };
+        if wr.broken {
+            return Err(NetError::Disconnected { peer: to });
         }
-        Ok(())
+        // written and flushed here, bounded by the receive timeout (a peer that stops reading
+        // fills the socket buffers)
+        let timeout = self.recv_timeout;
+        let result = rt.block_on(async {
+            tokio::time::timeout(timeout, async {
+                write_data(&mut wr.w, &msg, len, &mut wr.scratch).await?;
+                wr.w.flush().await
+            })
+            .await
+        });
+        match result {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => {
+                wr.broken = true;
+                Err(io_error(&link, e))
+            }
+            Err(_) => {
+                wr.broken = true;
+                Err(NetError::Timeout {
+                    peer: to,
+                    millis: timeout.as_millis() as u64,
+                })
+            }
+        }
     }
 
     fn recv(&mut self, from: usize) -> Result<Message, NetError> {
@@ -651,7 +648,19 @@ impl Transport for TcpTransport {
                 role: self.role,
                 peer: from,
             })?;
-        match inbox.recv_timeout(self.recv_timeout) {
+        // yield for a short window, then block (as the in-memory transport does): a message
+        // that arrives within it costs no wake-up of this thread
+        let start = Instant::now();
+        while start.elapsed() < RECV_YIELD_WINDOW {
+            match inbox.try_recv() {
+                Ok(r) => return r,
+                Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                    return Err(NetError::Disconnected { peer: from });
+                }
+                Err(crossbeam_channel::TryRecvError::Empty) => std::thread::yield_now(),
+            }
+        }
+        match inbox.recv_timeout(self.recv_timeout.saturating_sub(start.elapsed())) {
             Ok(r) => r,
             Err(RecvTimeoutError::Timeout) => Err(NetError::Timeout {
                 peer: from,
@@ -664,18 +673,22 @@ impl Transport for TcpTransport {
 
 impl Drop for TcpTransport {
     fn drop(&mut self) {
-        // closing the queues lets the writers flush, send close_notify and shut down
-        for o in &mut self.out {
-            o.take();
-        }
         for i in &mut self.inbox {
             i.take();
         }
         if let Some(rt) = self.runtime.take() {
             let tasks = std::mem::take(&mut self.tasks);
+            let writers: Vec<Writer> = self.out.iter_mut().filter_map(Option::take).collect();
             let linger = self.linger;
             rt.block_on(async {
                 let _ = tokio::time::timeout(linger, async {
+                    // flush, send close_notify and shut down each link, then wait for the
+                    // peers to close theirs
+                    for mut w in writers {
+                        if !w.broken {
+                            let _ = w.w.shutdown().await;
+                        }
+                    }
                     for t in tasks {
                         let _ = t.await;
                     }
