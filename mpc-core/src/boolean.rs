@@ -144,24 +144,9 @@ impl Party {
                 right: vec![y0.len(), y1.len()],
             });
         }
-        let mut z = vec![0u64; n];
-        self.fill_zero_share_xor(&mut z);
+        let mut z = self.zero_share_xor(n);
         and_local(&mut z, x0, x1, y0, y1);
         self.reshare_xor(z)
-    }
-
-    /// Overwrites `out` with this party's component of a fresh XOR zero-sharing
-    /// (`F(k_i) ^ F(k_{i+1})`), drawing the second stream in cache-sized chunks.
-    pub(crate) fn fill_zero_share_xor(&mut self, out: &mut [u64]) {
-        self.prg_prev.fill(out);
-        let mut buf = [0u64; 2048];
-        for chunk in out.chunks_mut(2048) {
-            let b = &mut buf[..chunk.len()];
-            self.prg_next.fill(b);
-            for (o, r) in chunk.iter_mut().zip(b.iter()) {
-                *o ^= *r;
-            }
-        }
     }
 
     /// Reshares a re-randomised 3-out-of-3 XOR share `z_i`: sends it to the previous party and

@@ -165,8 +165,7 @@ impl Party {
         while k > 1 {
             let pairs = k / 2;
             let gates = 2 * pairs - 1;
-            let mut z = vec![0u64; gates * m];
-            self.fill_zero_share_xor(&mut z);
+            let mut z = self.zero_share_xor(gates * m);
             // gate t < pairs: P_{2t+1} & G_{2t}; gate pairs + t - 1 (t >= 1): P_{2t+1} & P_{2t}
             for (q, zq) in z.chunks_mut(m).enumerate() {
                 let (hi, lo, lo_is_g) = if q < pairs {
@@ -275,8 +274,7 @@ impl Party {
     fn and_tree(&mut self, mut x: Pair, mut k: usize, m: usize) -> Result<Pair> {
         while k > 1 {
             let pairs = k / 2;
-            let mut z = vec![0u64; pairs * m];
-            self.fill_zero_share_xor(&mut z);
+            let mut z = self.zero_share_xor(pairs * m);
             for (t, zt) in z.chunks_mut(m).enumerate() {
                 let (lo, hi) = (2 * t, 2 * t + 1);
                 let (x0, x1) = (plane(m, &x.0, lo), plane(m, &x.1, lo));

@@ -293,22 +293,14 @@ impl Party {
     /// This party's share `a_i` of a fresh zero-sharing of `n` words (`a_0 + a_1 + a_2 = 0`).
     pub fn zero_share(&mut self, n: usize) -> Vec<u64> {
         let mut a = self.prg_prev.words(n);
-        let mut b = vec![0u64; n];
-        self.prg_next.fill(&mut b);
-        for (x, y) in a.iter_mut().zip(&b) {
-            *x = x.wrapping_sub(*y);
-        }
+        self.prg_next.sub_from(&mut a);
         a
     }
 
     /// This party's share `a_i` of a fresh XOR zero-sharing of `n` words.
     pub fn zero_share_xor(&mut self, n: usize) -> Vec<u64> {
         let mut a = self.prg_prev.words(n);
-        let mut b = vec![0u64; n];
-        self.prg_next.fill(&mut b);
-        for (x, y) in a.iter_mut().zip(&b) {
-            *x ^= *y;
-        }
+        self.prg_next.xor_into(&mut a);
         a
     }
 

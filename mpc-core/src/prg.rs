@@ -68,11 +68,18 @@ impl Prg {
     /// Overwrites `out` with the next `out.len()` words of the stream.
     pub fn fill(&mut self, out: &mut [u64]) {
         let full = out.len() / 2;
-        let (pairs, rest) = out.split_at_mut(full * 2);
-        for (j, pair) in pairs.chunks_exact_mut(2).enumerate() {
+        for (j, pair) in out[..full * 2].chunks_exact_mut(2).enumerate() {
             pair[0] = self.counter.wrapping_add(j as u64).to_le();
             pair[1] = 0;
         }
+        self.encrypt_counters(out);
+    }
+
+    /// Encrypts the counter blocks that `out`'s first `2 * (len / 2)` words already hold
+    /// (block `j` = `counter + j`, little-endian) in place, and fills an odd last word.
+    fn encrypt_counters(&mut self, out: &mut [u64]) {
+        let full = out.len() / 2;
+        let (pairs, rest) = out.split_at_mut(full * 2);
         // SAFETY: `pairs` is 16 * full bytes of initialised memory; `Block` is a transparent
         // [u8; 16] (alignment 1, no invalid bit patterns), so viewing it as `full` blocks is
         // sound, and the exclusive borrow is held for the whole use.
@@ -95,11 +102,44 @@ impl Prg {
         }
     }
 
-    /// The next `n` words of the stream, in a new vector.
+    /// The next `n` words of the stream, in a new vector (written once: the counter blocks go
+    /// straight into the new vector, with no zeroing pass first).
     pub fn words(&mut self, n: usize) -> Vec<u64> {
-        let mut v = vec![0u64; n];
-        self.fill(&mut v);
+        let c = self.counter;
+        let mut v: Vec<u64> = Vec::with_capacity(n);
+        v.extend((0..n as u64).map(|i| {
+            if i % 2 == 0 {
+                c.wrapping_add(i / 2).to_le()
+            } else {
+                0
+            }
+        }));
+        self.encrypt_counters(&mut v);
         v
+    }
+
+    /// XORs the next `out.len()` words of the stream into `out`.
+    pub fn xor_into(&mut self, out: &mut [u64]) {
+        let mut buf = [0u64; 2048];
+        for chunk in out.chunks_mut(2048) {
+            let b = &mut buf[..chunk.len()];
+            self.fill(b);
+            for (o, r) in chunk.iter_mut().zip(b.iter()) {
+                *o ^= *r;
+            }
+        }
+    }
+
+    /// Subtracts the next `out.len()` words of the stream from `out` (wrapping).
+    pub fn sub_from(&mut self, out: &mut [u64]) {
+        let mut buf = [0u64; 2048];
+        for chunk in out.chunks_mut(2048) {
+            let b = &mut buf[..chunk.len()];
+            self.fill(b);
+            for (o, r) in chunk.iter_mut().zip(b.iter()) {
+                *o = o.wrapping_sub(*r);
+            }
+        }
     }
 }
 
@@ -127,6 +167,35 @@ mod tests {
         // different keys, different streams
         let z = Prg::new(&[8u8; 16]).words(5);
         assert_ne!(x, z);
+    }
+
+    #[test]
+    fn words_fill_and_the_in_place_forms_agree() {
+        for n in [0, 1, 2, 5, 4096, 4097] {
+            let mut a = Prg::new(&[9u8; 16]);
+            let mut b = Prg::new(&[9u8; 16]);
+            a.words(3);
+            b.words(3);
+            let w = a.words(n);
+            let mut f = vec![0u64; n];
+            b.fill(&mut f);
+            assert_eq!(w, f, "n = {n}");
+            assert_eq!(a.state(), b.state());
+            let mut x = vec![5u64; n];
+            let mut y = vec![5u64; n];
+            a.xor_into(&mut x);
+            b.sub_from(&mut y);
+            let mut c = Prg::resume(&[9u8; 16], a.state().1 - (n as u64).div_ceil(2));
+            let r = c.words(n);
+            for i in 0..n {
+                assert_eq!(x[i], 5 ^ r[i]);
+            }
+            let mut d = Prg::resume(&[9u8; 16], b.state().1 - (n as u64).div_ceil(2));
+            let r = d.words(n);
+            for i in 0..n {
+                assert_eq!(y[i], 5u64.wrapping_sub(r[i]));
+            }
+        }
     }
 
     #[test]
