@@ -150,21 +150,33 @@ fn round_over(ts: Vec<Box<dyn Transport>>, n: usize) -> Duration {
             std::thread::spawn(move || {
                 let mut p = Party::new(t, FixedPoint::default()).unwrap();
                 let x = p.random_share(&[1], 16).unwrap();
-                let mut samples: Vec<Duration> = (0..6)
-                    .map(|_| {
-                        let t0 = Instant::now();
-                        for _ in 0..n {
-                            p.reveal(&x).unwrap();
-                        }
-                        t0.elapsed() / n as u32
-                    })
-                    .skip(1)
-                    .collect();
-                samples.sort();
-                samples[samples.len() / 2]
+                per_round(n, || {
+                    p.reveal(&x).unwrap();
+                })
             })
         })
         .collect();
+    slowest(hs)
+}
+
+/// Time per call of `round`: the median over 5 repetitions of `n` calls, after one warm-up.
+fn per_round(n: usize, mut round: impl FnMut()) -> Duration {
+    let mut samples: Vec<Duration> = (0..6)
+        .map(|_| {
+            let t0 = Instant::now();
+            for _ in 0..n {
+                round();
+            }
+            t0.elapsed() / n as u32
+        })
+        .skip(1)
+        .collect();
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+/// The slowest of the parties' timings.
+fn slowest(hs: Vec<std::thread::JoinHandle<Duration>>) -> Duration {
     hs.into_iter()
         .map(|h| h.join().unwrap())
         .max()
@@ -224,26 +236,14 @@ fn floor(kind: &str, n: usize) -> Duration {
         .map(|(mut send, mut recv)| {
             std::thread::spawn(move || {
                 let mut m = [7u8; 16];
-                let mut samples: Vec<Duration> = (0..6)
-                    .map(|_| {
-                        let t0 = Instant::now();
-                        for _ in 0..n {
-                            send(&m);
-                            recv(&mut m);
-                        }
-                        t0.elapsed() / n as u32
-                    })
-                    .skip(1)
-                    .collect();
-                samples.sort();
-                samples[samples.len() / 2]
+                per_round(n, || {
+                    send(&m);
+                    recv(&mut m);
+                })
             })
         })
         .collect();
-    hs.into_iter()
-        .map(|h| h.join().unwrap())
-        .max()
-        .unwrap_or_default()
+    slowest(hs)
 }
 
 fn main() {
