@@ -120,24 +120,23 @@ impl Prg {
 
     /// XORs the next `out.len()` words of the stream into `out`.
     pub fn xor_into(&mut self, out: &mut [u64]) {
-        let mut buf = [0u64; 2048];
-        for chunk in out.chunks_mut(2048) {
-            let b = &mut buf[..chunk.len()];
-            self.fill(b);
-            for (o, r) in chunk.iter_mut().zip(b.iter()) {
-                *o ^= *r;
-            }
-        }
+        self.combine_into(out, |o, r| o ^ r);
     }
 
     /// Subtracts the next `out.len()` words of the stream from `out` (wrapping).
     pub fn sub_from(&mut self, out: &mut [u64]) {
+        self.combine_into(out, u64::wrapping_sub);
+    }
+
+    /// `out[i] = op(out[i], next word)`, drawing the stream in cache-sized chunks (an even
+    /// chunk length, so the words are those [`Prg::fill`] would give).
+    fn combine_into(&mut self, out: &mut [u64], op: impl Fn(u64, u64) -> u64) {
         let mut buf = [0u64; 2048];
         for chunk in out.chunks_mut(2048) {
             let b = &mut buf[..chunk.len()];
             self.fill(b);
             for (o, r) in chunk.iter_mut().zip(b.iter()) {
-                *o = o.wrapping_sub(*r);
+                *o = op(*o, *r);
             }
         }
     }

@@ -112,11 +112,12 @@ fn ckpt_err(path: &Path, detail: impl Into<String>) -> Error {
 
 /// The job's checkpoint tag prefix: id and shortened hash.
 pub(super) fn job_prefix(job: &Job) -> String {
-    let hash: String = job.digest()[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("{}@{hash}", job.id)
+    format!("{}@{}", job.id, hex16(&job.digest()))
+}
+
+/// The first 8 bytes of a digest as 16 hex digits.
+fn hex16(digest: &[u8]) -> String {
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
 impl Checkpoints {
@@ -473,8 +474,5 @@ pub(super) fn data_digest(job: &Job, role: usize) -> Result<String> {
         ctx.update(&(bytes.len() as u64).to_le_bytes());
         ctx.update(&bytes);
     }
-    Ok(ctx.finish().as_ref()[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
+    Ok(hex16(ctx.finish().as_ref()))
 }
