@@ -59,5 +59,6 @@ pub use harness::{
     time_3pc,
 };
 pub use mpc_net::CommStats;
+pub use mul::LocalProduct;
 pub use party::{Party, RevealEvent, RevealGate, RngState, TruncMode};
 pub use share::{AShare, BShare};

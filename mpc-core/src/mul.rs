@@ -19,6 +19,7 @@
 //! | `mul`, `matmul` of integers (or with one integer operand) | 1 | `8` per output element |
 //! | `mul`, `matmul` of fixed-point tensors (truncation fused) | 2 | `8` per output element |
 //! | `mul_public` (fixed-point public factor) | 1 | party 1: `8` per element; others: 0 |
+//! | `matmul_local` + `finish_local` (a local linear map in between) | as `matmul` | as `matmul`, per element of the **mapped** result |
 //!
 //! Security: semi-honest, honest majority. Each message `z_i` is masked by the zero-sharing
 //! component `F(k_i) - F(k_{i+1})`, and the receiver (party `i - 1`) does not hold `k_{i+1}`.
@@ -84,6 +85,16 @@ impl Party {
     /// assert!((out[0][[0, 0]] - 2.0).abs() < 1e-4);
     /// ```
     pub fn matmul(&mut self, x: &AShare, y: &AShare) -> Result<AShare> {
+        let z = self.matmul_local(x, y)?;
+        self.finish_local(z)
+    }
+
+    /// This party's 3-out-of-3 share of the matrix product `x y` (`m x k` times `k x n`),
+    /// computed locally and **not yet masked or sent**: a local linear map may be applied to it
+    /// ([`LocalProduct::map`], e.g. a col2im sum) before [`Party::finish_local`] masks, reshares
+    /// and truncates it. Resharing (and truncating) after the map sends the mapped size instead
+    /// of `m x n`.
+    pub fn matmul_local(&self, x: &AShare, y: &AShare) -> Result<LocalProduct> {
         let mismatch = || CoreError::ShapeMismatch {
             op: "matmul",
             left: x.shape().to_vec(),
@@ -110,15 +121,26 @@ impl Party {
             1 => gemm_sum(&[(x0, y1), (x1, sum(&y0, &y1).view())]),
             _ => gemm_sum(&[(x0, y1), (x1, y0)]),
         };
-        let mut z = product.map_err(|e| CoreError::InvalidShape {
+        let z = product.map_err(|e| CoreError::InvalidShape {
             op: "matmul",
             detail: e.to_string(),
         })?;
+        Ok(LocalProduct {
+            z: z.into_dyn(),
+            scales: (x.frac_bits, y.frac_bits),
+        })
+    }
+
+    /// Masks a [`LocalProduct`] with a fresh zero-sharing of its (mapped) size, reshares it
+    /// and truncates it as [`Party::matmul`] would (1 round, or 2 with the fused truncation;
+    /// `8` bytes per element of the mapped result, or the exact truncation's cost).
+    pub fn finish_local(&mut self, p: LocalProduct) -> Result<AShare> {
+        let LocalProduct { mut z, scales } = p;
         let alpha = self.zero_share(z.len());
         for (v, a) in z.iter_mut().zip(alpha) {
             *v = v.wrapping_add(a);
         }
-        self.finish_product(z.into_dyn(), x.frac_bits, y.frac_bits)
+        self.finish_product(z, scales.0, scales.1)
     }
 
     /// Reshares a 3-out-of-3 product, truncating by the smaller operand scale when both are
@@ -183,5 +205,34 @@ impl Party {
             .mul_scalar_int(crate::fixed::encode_with(c, k)? as i64)
             .with_frac_bits(x.frac_bits + k);
         self.trunc(&prod, k)
+    }
+}
+
+/// One party's unmasked 3-out-of-3 share of a product ([`Party::matmul_local`]), held only
+/// until [`Party::finish_local`] masks and reshares it; it is never sent as it is.
+#[derive(Debug)]
+pub struct LocalProduct {
+    z: ArrayD<u64>,
+    /// The operands' fractional bits (the product's scale is their sum).
+    scales: (u32, u32),
+}
+
+impl LocalProduct {
+    /// The shape of the product (after any map).
+    pub fn shape(&self) -> &[usize] {
+        self.z.shape()
+    }
+
+    /// Applies a map to this party's share. The three shares add up to the mapped product
+    /// only if `f` is **linear over `Z_2^64`** (sums of entries, layout changes such as
+    /// col2im); the mask is drawn afterwards at the mapped size, so the map cannot weaken it.
+    pub fn map<E>(
+        self,
+        f: impl FnOnce(&ArrayD<u64>) -> std::result::Result<ArrayD<u64>, E>,
+    ) -> std::result::Result<Self, E> {
+        Ok(LocalProduct {
+            z: f(&self.z)?,
+            scales: self.scales,
+        })
     }
 }

@@ -145,6 +145,46 @@ fn matmul_against_f64() {
     }
 }
 
+/// A linear map between the local product and the resharing (`matmul_local`, `map`,
+/// `finish_local`): the column sums of `x y` come out as the plaintext's, within the same bound
+/// per summed entry, and only the mapped `1 x n` result is sent.
+#[test]
+fn matmul_with_a_local_linear_map_against_f64() {
+    let mut r = rng(5);
+    let (m, k, n) = (9, 17, 4);
+    let x = uniform(&mut r, &[m, k], 2.0);
+    let y = uniform(&mut r, &[k, n], 2.0);
+    let outs = run_3pc(|p| {
+        let sx = p.input_f64(0, own(p.role(), 0, &x), &[m, k])?;
+        let sy = p.input_f64(1, own(p.role(), 1, &y), &[k, n])?;
+        let before = p.stats();
+        let local = p.matmul_local(&sx, &sy)?;
+        assert_eq!(local.shape(), &[m, n]);
+        let mapped = local.map(|z| {
+            Ok::<_, mpc_core::CoreError>(z.sum_axis(ndarray::Axis(0)).insert_axis(ndarray::Axis(0)))
+        })?;
+        let s = p.finish_local(mapped)?;
+        let sent = p.stats().since(&before);
+        Ok((p.reveal_f64(&s)?, sent.bytes_sent))
+    })
+    .unwrap();
+    let x2 = x.into_dimensionality::<Ix2>().unwrap();
+    let y2 = y.into_dimensionality::<Ix2>().unwrap();
+    let want = x2
+        .dot(&y2)
+        .sum_axis(ndarray::Axis(0))
+        .insert_axis(ndarray::Axis(0));
+    let bound = (m * k) as f64 * (4.0 * ENC + ENC * ENC) + ULP;
+    for (i, (got, sent)) in outs.iter().enumerate() {
+        assert!(
+            max_abs_diff(got, &want.clone().into_dyn()) <= bound,
+            "party {i}"
+        );
+        // a probabilistic truncated reshare of n words (party 1 sends nothing in it)
+        assert!(*sent <= 8 * n as u64, "party {i} sent {sent} bytes");
+    }
+}
+
 #[test]
 fn shape_operations_are_local_and_consistent() {
     let mut r = rng(5);

@@ -35,12 +35,17 @@ pub trait Backend {
     fn mul(&mut self, a: &Self::Tensor, b: &Self::Tensor) -> Result<Self::Tensor>;
     /// Matrix product of 2-D tensors.
     fn matmul(&mut self, a: &Self::Tensor, b: &Self::Tensor) -> Result<Self::Tensor>;
-    /// Matrix product kept at the doubled scale (no truncation): for a product followed by a
-    /// local linear map ([`Backend::layout`], sums), so that only the smaller mapped result is
-    /// truncated, by [`Backend::rescale`].
-    fn matmul_wide(&mut self, a: &Self::Tensor, b: &Self::Tensor) -> Result<Self::Tensor>;
-    /// Truncates a [`Backend::matmul_wide`] result back to the session's scale.
-    fn rescale(&mut self, a: &Self::Tensor) -> Result<Self::Tensor>;
+    /// `map(a b)` for a linear index map `map` (e.g. col2im), given in `f64` and ring versions
+    /// like [`Backend::layout`]: on shares the map is applied to each party's local product
+    /// before anything is sent, so the product is reshared and truncated once, at the mapped
+    /// size (for a col2im, the image instead of the larger patch matrix).
+    fn matmul_map(
+        &mut self,
+        a: &Self::Tensor,
+        b: &Self::Tensor,
+        plain: &dyn Fn(&ArrayD<f64>) -> Result<ArrayD<f64>>,
+        ring: &dyn Fn(&ArrayD<u64>) -> Result<ArrayD<u64>>,
+    ) -> Result<Self::Tensor>;
     /// `a * c` for a public scalar.
     fn scale(&mut self, a: &Self::Tensor, c: f64) -> Result<Self::Tensor>;
     /// `a + c` for a public scalar.
@@ -224,15 +229,18 @@ impl Backend for Plain {
         Ok(self.q(a2.dot(&b2).into_dyn()))
     }
 
-    fn matmul_wide(&mut self, a: &ArrayD<f64>, b: &ArrayD<f64>) -> Result<ArrayD<f64>> {
+    fn matmul_map(
+        &mut self,
+        a: &ArrayD<f64>,
+        b: &ArrayD<f64>,
+        plain: &dyn Fn(&ArrayD<f64>) -> Result<ArrayD<f64>>,
+        _ring: &dyn Fn(&ArrayD<u64>) -> Result<ArrayD<u64>>,
+    ) -> Result<ArrayD<f64>> {
+        // exact product, mapped, then rounded once (as the shares are truncated once)
         let q = self.quantum.take();
-        let out = self.matmul(a, b);
+        let product = self.matmul(a, b);
         self.quantum = q;
-        out
-    }
-
-    fn rescale(&mut self, a: &ArrayD<f64>) -> Result<ArrayD<f64>> {
-        Ok(self.q(a.clone()))
+        Ok(self.q(plain(&product?)?))
     }
 
     fn scale(&mut self, a: &ArrayD<f64>, c: f64) -> Result<ArrayD<f64>> {

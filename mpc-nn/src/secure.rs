@@ -75,22 +75,15 @@ impl Backend for Party {
         Ok(Party::matmul(self, a, b)?)
     }
 
-    fn matmul_wide(&mut self, a: &AShare, b: &AShare) -> Result<AShare> {
-        let wide = a.frac_bits() + b.frac_bits();
-        let ai = a.clone().with_frac_bits(0);
-        Ok(Party::matmul(self, &ai, b)?.with_frac_bits(wide))
-    }
-
-    fn rescale(&mut self, a: &AShare) -> Result<AShare> {
-        let f = self.fixed_point().frac_bits();
-        match a.frac_bits().checked_sub(f) {
-            Some(0) => Ok(a.clone()),
-            Some(d) => Ok(self.trunc(a, d)?),
-            None => Err(NnError::shape(
-                "rescale",
-                format!("scale {} is below the session's {f}", a.frac_bits()),
-            )),
-        }
+    fn matmul_map(
+        &mut self,
+        a: &AShare,
+        b: &AShare,
+        _plain: &dyn Fn(&ArrayD<f64>) -> Result<ArrayD<f64>>,
+        ring: &dyn Fn(&ArrayD<u64>) -> Result<ArrayD<u64>>,
+    ) -> Result<AShare> {
+        let product = self.matmul_local(a, b)?.map(ring)?;
+        Ok(self.finish_local(product)?)
     }
 
     fn scale(&mut self, a: &AShare, c: f64) -> Result<AShare> {

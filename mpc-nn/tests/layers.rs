@@ -151,6 +151,51 @@ fn conv2d_twins_with_stride_and_padding() {
     );
 }
 
+/// Conv2d's input gradient applies col2im to the local products, so the backward sends exactly
+/// what the weight-gradient product and one truncated product **of the input's size** send (not
+/// of the 9x larger patch matrix).
+#[test]
+fn conv2d_backward_reshares_and_truncates_at_the_image_size() {
+    let (n, c, hw, co, k) = (2usize, 2usize, 6usize, 3usize, 3usize);
+    let x = data(&[n, c, hw, hw], 1, 1.0);
+    let g = data(&[n, co, hw - k + 1, hw - k + 1], 2, 1.0);
+    let costs = mpc_nn::run_3pc(|p| {
+        mpc_nn::secure_session(p);
+        let mut layer = conv2d(
+            p,
+            c,
+            co,
+            k,
+            1,
+            0,
+            InitScheme::Kaiming,
+            &mut Initializer::new(5),
+        )?;
+        let sx = p.input_f64(0, (p.role() == 0).then_some(&x), x.shape())?;
+        let sg = p.input_f64(1, (p.role() == 1).then_some(&g), g.shape())?;
+        layer.forward(p, &sx)?;
+        let before = p.stats();
+        layer.backward(p, &sg)?;
+        let backward = p.stats().since(&before).bytes_sent;
+        // the same messages one by one: the weight gradient (c k k x co) and a truncated
+        // product with as many elements as x
+        let zeros = |p: &mut Party, shape: &[usize]| {
+            let z = ArrayD::zeros(shape.to_vec());
+            p.input_f64(0, (p.role() == 0).then_some(&z), shape)
+        };
+        let (ct, gm) = (zeros(p, &[c * k * k, 4])?, zeros(p, &[4, co])?);
+        let (col, one) = (zeros(p, &[n * c * hw * hw, 1])?, zeros(p, &[1, 1])?);
+        let before = p.stats();
+        p.matmul(&ct, &gm)?;
+        p.matmul(&col, &one)?;
+        Ok((backward, p.stats().since(&before).bytes_sent))
+    })
+    .unwrap();
+    for (i, (backward, parts)) in costs.iter().enumerate() {
+        assert_eq!(backward, parts, "party {i}: backward bytes");
+    }
+}
+
 #[test]
 fn activation_twins() {
     check_twins(
