@@ -2,11 +2,18 @@
 //!
 //! Along an axis of length `L`, the candidates are compared in pairs (`a` at the lower index,
 //! `b` at the next): `β = [a >= b]` is `NOT msb(a - b)` ([`crate::convert`]), and the winner is
-//! `b + β (a - b)`. Ties go to the lower index, so the argmax is always exactly one-hot. For the
-//! argmax each candidate carries the one-hot indicator of its index within its group of `2^l`
-//! (zero-padded) positions, and the merged indicator is `[β oh_a, oh_b - β oh_b]`; the products
-//! are computed in the same 2-round bit-times-value call as the winner's value. With an odd count
-//! the last candidate waits a level.
+//! `b + β (a - b)`. Ties go to the lower index, so the argmax is always exactly one-hot. With an
+//! odd count the last candidate waits a level.
+//!
+//! For the argmax, each comparison bit is also injected into the arithmetic ring, in the same
+//! 2-round call that computes the winner's bit-times-value product (it costs parties 1 and 2 one
+//! more word, party 0 nothing). The one-hot indicator is then built **top down** once the
+//! tournament is over: the root's indicator is the public 1, and a comparison with bit `β`
+//! whose winner has indicator `m` gives its two candidates `[m β, m - m β]` (one integer
+//! product; an odd candidate keeps `m`). That is one product per comparison below the top, in
+//! `lv - 1` rounds. (Carrying the indicators bottom up through every level's bit products, as
+//! an earlier version did, costs `128 (1 + 2g)` bits per comparison at party 0: 1,954 instead
+//! of 1,058 bits for a 2x2 window.)
 //!
 //! Costs (rounds as the longest chain of dependent messages; consecutive levels overlap by one
 //! round, see [`crate::compare`]), for an axis of length `L` and `lv = ceil(log2 L)` levels:
@@ -14,10 +21,9 @@
 //! | protocol | rounds | bits sent per line: party 0 / parties 1 and 2 |
 //! |---|---|---|
 //! | `max_axis` | `8 lv + 1` | `310 (L - 1)` / `245 (L - 1)` |
-//! | `argmax_axis`, `max_argmax_axis`, `maxpool2d` | `8 lv + 1` | `sum over levels of q (182 + 128 (1 + 2g))` / `q (181 + 64 (1 + 2g))` |
+//! | `argmax_axis`, `max_argmax_axis`, `maxpool2d` | `9 lv` | `310 (L - 1) + 64 (L - 2)` / `309 (L - 1) + 64 (L - 2)` |
 //!
-//! where a level has `q` comparisons per line and group width `g = 1, 2, 4, ...`
-//! (checked by the `tournament_costs` test).
+//! (checked by the `tournament_costs` test; for `L = 1` nothing is sent).
 //!
 //! `maxpool2d` takes `N, C, H, W` and returns the pooled `N, C, H', W'` with
 //! `H' = (H - k) / s + 1` (likewise `W'`), and the argmax **mask of shape `N, C, H', W', k*k`**:
@@ -43,16 +49,10 @@ impl Party {
         len: usize,
         want_arg: bool,
     ) -> Result<(Flat, Option<Flat>)> {
-        let role = self.role();
         let (mut v0, mut v1) = x;
         let mut cur = len;
-        let mut g = 1usize;
-        // one-hot indicators: rows x cur x g; initially all ones (public 1 in component 0)
-        let ones = |r: usize| if r == 0 { 1u64 } else { 0 };
-        let mut oh: Option<Flat> = want_arg.then(|| {
-            let n = rows * len;
-            (vec![ones(role); n], vec![ones((role + 1) % 3); n])
-        });
+        // per level (bottom up): its width and the injected comparison bits (rows x pairs)
+        let mut levels: Vec<(usize, Flat)> = Vec::new();
         while cur > 1 {
             let pairs = cur / 2;
             let odd = cur % 2;
@@ -70,43 +70,17 @@ impl Party {
             let diff = AShare::from_components(to_array(&[q], d0)?, to_array(&[q], d1)?, 0)?;
             let (b0, b1) = self.msb_packed(&diff)?;
             let ge = self.not_ge(b0, b1);
-            // operands of the bit products: [a - b (q)] then [oh_a, oh_b (2g each) per pair]
-            let per = 1 + if want_arg { 2 * g } else { 0 };
-            let total = q * per;
-            let mut bits = (
-                vec![0u64; total.div_ceil(64)],
-                vec![0u64; total.div_ceil(64)],
-            );
-            let mut p0 = Vec::with_capacity(total);
-            let mut p1 = Vec::with_capacity(total);
-            p0.extend_from_slice(flat(&diff.s0).as_ref());
-            p1.extend_from_slice(flat(&diff.s1).as_ref());
-            let set = |bits: &mut Pair, at: usize, src: usize| {
-                let (w, s) = (src / 64, src % 64);
-                bits.0[at / 64] |= ((ge.0[w] >> s) & 1) << (at % 64);
-                bits.1[at / 64] |= ((ge.1[w] >> s) & 1) << (at % 64);
-            };
-            for e in 0..q {
-                set(&mut bits, e, e);
-            }
-            if let Some((o0, o1)) = &oh {
-                for r in 0..rows {
-                    for t in 0..pairs {
-                        let e = r * pairs + t;
-                        let base = (r * cur + 2 * t) * g;
-                        p0.extend_from_slice(&o0[base..base + 2 * g]);
-                        p1.extend_from_slice(&o1[base..base + 2 * g]);
-                        for i in 0..2 * g {
-                            set(&mut bits, q + e * 2 * g + i, e);
-                        }
-                    }
-                }
-            }
-            let (_, prod) = self.inject(&bits, total, Some((&p0, &p1)), false)?;
+            let (beta, prod) = self.inject(
+                &ge,
+                q,
+                Some((flat(&diff.s0).as_ref(), flat(&diff.s1).as_ref())),
+                want_arg,
+            )?;
             let (z0, z1) = prod.ok_or(CoreError::InvalidShape {
                 op: "tournament",
                 detail: "internal: no product".into(),
             })?;
+            // the winner b + β (a - b); an odd last candidate waits a level
             let next = pairs + odd;
             let mut n0 = Vec::with_capacity(rows * next);
             let mut n1 = Vec::with_capacity(rows * next);
@@ -121,46 +95,85 @@ impl Party {
                     n1.push(v1[r * cur + cur - 1]);
                 }
             }
-            if let Some((o0, o1)) = &oh {
-                let g2 = 2 * g;
-                let mut m0 = vec![0u64; rows * next * g2];
-                let mut m1 = vec![0u64; rows * next * g2];
-                for r in 0..rows {
-                    for t in 0..pairs {
-                        let e = r * pairs + t;
-                        let src = q + e * g2;
-                        let dst = (r * next + t) * g2;
-                        let ob = (r * cur + 2 * t + 1) * g;
-                        for i in 0..g {
-                            m0[dst + i] = z0[src + i];
-                            m1[dst + i] = z1[src + i];
-                            m0[dst + g + i] = o0[ob + i].wrapping_sub(z0[src + g + i]);
-                            m1[dst + g + i] = o1[ob + i].wrapping_sub(z1[src + g + i]);
-                        }
-                    }
-                    if odd == 1 {
-                        let dst = (r * next + pairs) * g2;
-                        let src = (r * cur + cur - 1) * g;
-                        m0[dst..dst + g].copy_from_slice(&o0[src..src + g]);
-                        m1[dst..dst + g].copy_from_slice(&o1[src..src + g]);
-                    }
-                }
-                oh = Some((m0, m1));
+            if let Some(beta) = beta {
+                levels.push((cur, beta));
             }
             v0 = n0;
             v1 = n1;
             cur = next;
-            g *= 2;
         }
-        let oh = oh.map(|(o0, o1)| {
-            let cut = |o: Vec<u64>| -> Vec<u64> {
-                o.chunks(g.max(1))
-                    .flat_map(|c| c[..len.min(c.len())].to_vec())
-                    .collect()
-            };
-            (cut(o0), cut(o1))
-        });
+        let oh = if want_arg {
+            Some(self.one_hot_down(rows, levels)?)
+        } else {
+            None
+        };
         Ok(((v0, v1), oh))
+    }
+
+    /// The one-hot argmax from the tournament's comparison bits, top down: the root's
+    /// indicator is 1, and a comparison with bit `β` whose winner has indicator `m` gives its
+    /// two candidates `[m β, m - m β]` (an odd candidate keeps `m`). One integer product per
+    /// comparison below the top (the top's `m` is the public 1): `lv - 1` rounds, 64 bits per
+    /// product from every party.
+    fn one_hot_down(&mut self, rows: usize, levels: Vec<(usize, Flat)>) -> Result<Flat> {
+        let role = self.role();
+        // the public 1 enters component 0 (party 0's s0, party 2's s1)
+        let one = |c: usize| u64::from((role + c) % 3 == 0);
+        let mut m: Option<Flat> = None; // rows x width of the level above; None: all public 1
+        for (cur, (b0, b1)) in levels.into_iter().rev() {
+            let pairs = cur / 2;
+            let q = rows * pairs;
+            // m β for every comparison of this level (m of the winner it produced)
+            let (p0, p1) = match &m {
+                None => (b0.clone(), b1.clone()),
+                Some((m0, m1)) => {
+                    let next = cur.div_ceil(2);
+                    let pick = |mv: &[u64]| -> Vec<u64> {
+                        (0..rows)
+                            .flat_map(|r| (0..pairs).map(move |t| (r, t)))
+                            .map(|(r, t)| mv[r * next + t])
+                            .collect()
+                    };
+                    let mw = AShare::from_components(
+                        to_array(&[q], pick(m0))?,
+                        to_array(&[q], pick(m1))?,
+                        0,
+                    )?;
+                    let bw = AShare::from_components(
+                        to_array(&[q], b0.clone())?,
+                        to_array(&[q], b1.clone())?,
+                        0,
+                    )?;
+                    let prod = self.mul(&mw, &bw)?;
+                    (flat(&prod.s0).into_owned(), flat(&prod.s1).into_owned())
+                }
+            };
+            let next = cur.div_ceil(2);
+            let parent = |c: usize, r: usize, t: usize| -> u64 {
+                match &m {
+                    None => one(c),
+                    Some((m0, m1)) => [m0, m1][c][r * next + t],
+                }
+            };
+            let mut c0 = Vec::with_capacity(rows * cur);
+            let mut c1 = Vec::with_capacity(rows * cur);
+            for r in 0..rows {
+                for t in 0..pairs {
+                    let e = r * pairs + t;
+                    c0.push(p0[e]);
+                    c1.push(p1[e]);
+                    c0.push(parent(0, r, t).wrapping_sub(p0[e]));
+                    c1.push(parent(1, r, t).wrapping_sub(p1[e]));
+                }
+                if cur % 2 == 1 {
+                    c0.push(parent(0, r, pairs));
+                    c1.push(parent(1, r, pairs));
+                }
+            }
+            m = Some((c0, c1));
+        }
+        // a line of length 1 has no comparison: its indicator is the public 1
+        Ok(m.unwrap_or_else(|| (vec![one(0); rows], vec![one(1); rows])))
     }
 
     /// NOT of packed shared bits (public ones enter component 0).
@@ -211,7 +224,7 @@ impl Party {
     }
 
     /// The one-hot argmax of `x` along `axis` (same shape as `x`, 0/1 integers, exactly one 1
-    /// per line; ties go to the lowest index). `8 ceil(log2 L) + 1` rounds.
+    /// per line; ties go to the lowest index). `9 ceil(log2 L)` rounds.
     pub fn argmax_axis(&mut self, x: &AShare, axis: usize) -> Result<AShare> {
         Ok(self.max_argmax_axis(x, axis)?.1)
     }
@@ -267,7 +280,7 @@ impl Party {
 
     /// Max-pooling of `x` (`N, C, H, W`) with a square `kernel` and `stride` (no padding).
     /// Returns the pooled tensor (`N, C, H', W'`) and the argmax mask (`N, C, H', W', k*k`; see
-    /// the module docs). `8 ceil(log2 k^2) + 1` rounds.
+    /// the module docs). `9 ceil(log2 k^2)` rounds.
     pub fn maxpool2d(
         &mut self,
         x: &AShare,

@@ -181,6 +181,29 @@ proptest! {
             prop_assert_eq!(o[10][i], (a.min(b)) as f64 / 65536.0);
         }
     }
+
+    /// Max and one-hot argmax of lines of every length 1..12 (the one-hot built top down from
+    /// the comparison bits), with many ties (values drawn from a few levels): the maximum and
+    /// the lowest index holding it.
+    #[test]
+    fn max_argmax_match_f64(seed in any::<u64>(), rows in 1usize..70, len in 1usize..12) {
+        let levels = uniform(&mut rng(seed), &[rows, len], 3.0).mapv(|v| v.round() * 0.75);
+        let out = run_3pc(|p| {
+            let s = p.input_f64(2, own(p.role(), 2, &levels), &[rows, len])?;
+            let (m, a) = p.max_argmax_axis(&s, 1)?;
+            Ok((p.reveal_f64(&m)?, p.reveal(&a)?))
+        }).unwrap();
+        let (m, a) = &out[1];
+        for r in 0..rows {
+            let line: Vec<f64> = (0..len).map(|j| levels[[r, j]]).collect();
+            let best = line.iter().cloned().fold(f64::MIN, f64::max);
+            prop_assert_eq!(m[[r]], best);
+            let first = line.iter().position(|&v| v == best).unwrap();
+            for j in 0..len {
+                prop_assert_eq!(a[[r, j]], u64::from(j == first), "row {} col {}", r, j);
+            }
+        }
+    }
 }
 
 #[test]
@@ -436,18 +459,24 @@ fn tournament_costs() {
     };
     for l in [2usize, 3, 4, 8, 9] {
         // per level: `pairs` comparisons of 64 rows, group width g
-        let (mut cur, mut g, mut levels) = (l, 1u64, 0u64);
+        let (mut cur, mut levels) = (l, 0u64);
         let (mut max_bits, mut arg_bits) = ([0u64; 3], [0u64; 3]);
         while cur > 1 {
             let pairs = (cur / 2) as u64;
-            for (i, (msb, per)) in [(182, 128), (181, 64), (181, 64)].into_iter().enumerate() {
+            // msb, the winner's bit-times-value product, and (argmax) the bit itself, which
+            // costs parties 1 and 2 one more word in the same injection
+            for (i, (msb, per, bit)) in [(182, 128, 0), (181, 64, 64), (181, 64, 64)]
+                .into_iter()
+                .enumerate()
+            {
                 max_bits[i] += pairs * (msb + per);
-                arg_bits[i] += pairs * (msb + per * (1 + 2 * g));
+                arg_bits[i] += pairs * (msb + per + bit);
             }
             cur = cur.div_ceil(2);
-            g *= 2;
             levels += 1;
         }
+        // the one-hot top down: one integer product per comparison below the top one
+        arg_bits.iter_mut().for_each(|b| *b += 64 * (l as u64 - 2));
         let rounds = 8 * levels + 1;
         assert_eq!(
             m(l, false),
@@ -456,7 +485,7 @@ fn tournament_costs() {
         );
         assert_eq!(
             m(l, true),
-            (arg_bits.map(|b| b * 64 / 8).to_vec(), rounds),
+            (arg_bits.map(|b| b * 64 / 8).to_vec(), rounds + levels - 1),
             "argmax L={l}"
         );
     }
