@@ -118,7 +118,7 @@ impl Party {
     fn one_hot_down(&mut self, rows: usize, levels: Vec<(usize, Flat)>) -> Result<Flat> {
         let role = self.role();
         // the public 1 enters component 0 (party 0's s0, party 2's s1)
-        let one = |c: usize| u64::from((role + c) % 3 == 0);
+        let one = |c: usize| u64::from((role + c).is_multiple_of(3));
         let mut m: Option<Flat> = None; // rows x width of the level above; None: all public 1
         for (cur, (b0, b1)) in levels.into_iter().rev() {
             let pairs = cur / 2;
