@@ -46,6 +46,74 @@ pub(crate) fn zip_with(
     Ok(Zip::from(a).and(b).map_collect(|&x, &y| f(x, y)))
 }
 
+/// `p` (of shape `ps`) broadcast to `shape` (numpy rules, one direction), as runs of the
+/// row-major result: every run has `len` elements, read from `p` at `start + j * stride`, and
+/// `starts` holds one start per run. Trailing axes are merged into one run wherever `p`'s
+/// layout allows, so that broadcasting works on slices: ndarray's zips over a dynamic-rank
+/// broadcast view index element by element, which dominated small protocol steps (a
+/// sigmoid's threshold comparisons on 128 values).
+fn broadcast_runs(
+    op: &'static str,
+    shape: &[usize],
+    ps: &[usize],
+) -> Result<(usize, usize, Vec<usize>)> {
+    let rank = shape.len();
+    let bad = || CoreError::ShapeMismatch {
+        op,
+        left: shape.to_vec(),
+        right: ps.to_vec(),
+    };
+    if ps.len() > rank {
+        return Err(bad());
+    }
+    let padded: Vec<usize> = std::iter::repeat_n(1, rank - ps.len())
+        .chain(ps.iter().copied())
+        .collect();
+    // p's row-major strides, 0 along broadcast axes
+    let mut st = vec![0usize; rank];
+    let mut acc = 1usize;
+    for ax in (0..rank).rev() {
+        if padded[ax] != shape[ax] && padded[ax] != 1 {
+            return Err(bad());
+        }
+        st[ax] = if padded[ax] == 1 { 0 } else { acc };
+        acc *= padded[ax];
+    }
+    // the inner run: trailing axes whose strides continue it (axes of length 1 are free)
+    let (mut len, mut stride, mut started) = (1usize, 0usize, false);
+    let mut k = rank;
+    while k > 0 {
+        let ax = k - 1;
+        if shape[ax] != 1 {
+            if !started {
+                (len, stride, started) = (shape[ax], st[ax], true);
+            } else if st[ax] == stride * len {
+                len *= shape[ax];
+            } else {
+                break;
+            }
+        }
+        k -= 1;
+    }
+    // the outer axes 0..k, counted like an odometer
+    let outer: usize = shape[..k].iter().product();
+    let mut starts = Vec::with_capacity(outer);
+    let (mut idx, mut off) = (vec![0usize; k], 0usize);
+    for _ in 0..outer {
+        starts.push(off);
+        for ax in (0..k).rev() {
+            idx[ax] += 1;
+            off += st[ax];
+            if idx[ax] < shape[ax] {
+                break;
+            }
+            off -= st[ax] * shape[ax];
+            idx[ax] = 0;
+        }
+    }
+    Ok((len, stride, starts))
+}
+
 /// Applies `f(x, p)` with `p` broadcast to the shape of `a` (numpy rules, one direction).
 pub(crate) fn zip_broadcast(
     op: &'static str,
@@ -53,14 +121,55 @@ pub(crate) fn zip_broadcast(
     p: &ArrayD<u64>,
     f: impl Fn(u64, u64) -> u64 + Sync + Send,
 ) -> Result<ArrayD<u64>> {
-    let pb = p
-        .broadcast(a.raw_dim())
-        .ok_or_else(|| CoreError::ShapeMismatch {
+    let (len, stride, starts) = broadcast_runs(op, a.shape(), p.shape())?;
+    if a.is_empty() {
+        return Ok(a.clone());
+    }
+    let (a_std, p_std) = (a.as_standard_layout(), p.as_standard_layout());
+    let (Some(av), Some(pv)) = (a_std.as_slice(), p_std.as_slice()) else {
+        return Err(CoreError::InvalidShape {
             op,
-            left: a.shape().to_vec(),
-            right: p.shape().to_vec(),
-        })?;
-    Ok(Zip::from(a).and(&pb).map_collect(|&x, &y| f(x, y)))
+            detail: "internal: standard layout without a slice".into(),
+        });
+    };
+    let mut out = Vec::with_capacity(av.len());
+    for (run, &s) in av.chunks_exact(len).zip(&starts) {
+        match stride {
+            0 => out.extend(run.iter().map(|&x| f(x, pv[s]))),
+            1 => out.extend(run.iter().zip(&pv[s..s + len]).map(|(&x, &y)| f(x, y))),
+            _ => out.extend(
+                run.iter()
+                    .enumerate()
+                    .map(|(j, &x)| f(x, pv[s + j * stride])),
+            ),
+        }
+    }
+    ArrayD::from_shape_vec(a.raw_dim(), out).map_err(|e| CoreError::InvalidShape {
+        op,
+        detail: e.to_string(),
+    })
+}
+
+/// `p` broadcast to `shape` as an owned array (see [`broadcast_runs`]).
+fn broadcast_owned(op: &'static str, p: &ArrayD<u64>, shape: &[usize]) -> Result<ArrayD<u64>> {
+    let (len, stride, starts) = broadcast_runs(op, shape, p.shape())?;
+    let total: usize = shape.iter().product();
+    let p_std = p.as_standard_layout();
+    let pv = p_std.as_slice().unwrap_or(&[]);
+    let mut out = Vec::with_capacity(total);
+    if total > 0 {
+        for &s in &starts {
+            match stride {
+                0 => out.extend(std::iter::repeat_n(pv[s], len)),
+                1 => out.extend_from_slice(&pv[s..s + len]),
+                _ => out.extend((0..len).map(|j| pv[s + j * stride])),
+            }
+        }
+    }
+    ArrayD::from_shape_vec(IxDyn(shape), out).map_err(|e| CoreError::InvalidShape {
+        op,
+        detail: e.to_string(),
+    })
 }
 
 /// Arithmetic replicated shares of a tensor over Z_2^64, as held by one party.
@@ -320,15 +429,7 @@ impl AShare {
 
     /// Broadcasts to `shape` (numpy rules), materialising the result.
     pub fn broadcast_to(&self, shape: &[usize]) -> Result<AShare> {
-        self.map2(|s| {
-            s.broadcast(IxDyn(shape))
-                .map(|v| v.to_owned())
-                .ok_or_else(|| CoreError::ShapeMismatch {
-                    op: "broadcast_to",
-                    left: s.shape().to_vec(),
-                    right: shape.to_vec(),
-                })
-        })
+        self.map2(|s| broadcast_owned("broadcast_to", s, shape))
     }
 }
 
@@ -403,5 +504,83 @@ impl BShare {
             s0: self.s0.mapv(|v| v.checked_shr(k).unwrap_or(0)),
             s1: self.s1.mapv(|v| v.checked_shr(k).unwrap_or(0)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// The run-wise broadcasts equal ndarray's broadcast for every way a small operand can
+    /// broadcast to shapes of rank 0 to 4 (axes of length 1, 2 and 3; leading axes missing).
+    #[test]
+    fn broadcast_runs_match_ndarray() {
+        let shapes: Vec<Vec<usize>> = {
+            let mut v = vec![vec![]];
+            for rank in 1..=4 {
+                let mut next = Vec::new();
+                for s in v.iter().filter(|s: &&Vec<usize>| s.len() == rank - 1) {
+                    for d in [1usize, 2, 3] {
+                        let mut t = s.clone();
+                        t.push(d);
+                        next.push(t);
+                    }
+                }
+                v.extend(next);
+            }
+            v
+        };
+        let mut checked = 0;
+        for shape in &shapes {
+            let n: usize = shape.iter().product();
+            let a =
+                ArrayD::from_shape_vec(IxDyn(shape), (0..n as u64).map(|v| v * 7 + 1).collect())
+                    .unwrap();
+            // every operand shape: a suffix of `shape` with some axes set to 1
+            for drop in 0..=shape.len() {
+                let tail = &shape[drop..];
+                for mask in 0..(1u32 << tail.len()) {
+                    let ps: Vec<usize> = tail
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &d)| if mask >> i & 1 == 1 { 1 } else { d })
+                        .collect();
+                    let m: usize = ps.iter().product();
+                    let p = ArrayD::from_shape_vec(
+                        IxDyn(&ps),
+                        (0..m as u64).map(|v| v * 1000 + 3).collect(),
+                    )
+                    .unwrap();
+                    let want_b = p.broadcast(IxDyn(shape)).unwrap().to_owned();
+                    assert_eq!(
+                        broadcast_owned("t", &p, shape).unwrap(),
+                        want_b,
+                        "{ps:?} -> {shape:?}"
+                    );
+                    let want_z = Zip::from(&a)
+                        .and(&want_b)
+                        .map_collect(|&x, &y| x.wrapping_mul(y) ^ x);
+                    let got = zip_broadcast("t", &a, &p, |x, y| x.wrapping_mul(y) ^ x).unwrap();
+                    assert_eq!(got, want_z, "{ps:?} -> {shape:?}");
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 1000, "{checked}");
+        // not broadcastable: a typed error
+        let a = ArrayD::<u64>::zeros(IxDyn(&[2, 3]));
+        let p = ArrayD::<u64>::zeros(IxDyn(&[2]));
+        assert!(zip_broadcast("t", &a, &p, |x, _| x).is_err());
+        assert!(broadcast_owned("t", &p, &[3]).is_err());
+        // a transposed operand (not in standard layout)
+        let at = ArrayD::from_shape_vec(IxDyn(&[2, 3]), (0..6).collect())
+            .unwrap()
+            .reversed_axes();
+        let p = ArrayD::from_shape_vec(IxDyn(&[2]), vec![10, 20]).unwrap();
+        let want = Zip::from(&at)
+            .and(&p.broadcast(IxDyn(&[3, 2])).unwrap())
+            .map_collect(|&x, &y| x + y);
+        assert_eq!(zip_broadcast("t", &at, &p, |x, y| x + y).unwrap(), want);
     }
 }
