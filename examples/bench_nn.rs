@@ -12,8 +12,10 @@
 //! - `lenet_infer16`: LeNet (SecureNN / Falcon) at batch 16; `lenet_train_iter`: one SGD step
 //!   at batch 128.
 //!
-//! Inference workloads time the forward pass of a model shared before the timing; training
-//! workloads time building the model from its initial weights plus the step (or epoch).
+//! Every model is built (initial weights drawn from their seed and shared) before the timing.
+//! Inference workloads time the forward pass; training workloads time the step (or epoch),
+//! each timed run starting again from a copy of the initial shares. The plaintext twin is
+//! timed the same way.
 
 use anyhow::{Result, bail};
 use mpc_core::{AShare, CoreError, Party, time_3pc};
@@ -161,6 +163,9 @@ fn one_hot(init: &mut Initializer, n: usize) -> ArrayD<f64> {
     y
 }
 
+/// A secure model and its initial parameter shares.
+type Kept = (Sequential<Party>, Vec<AShare>);
+
 fn workload(name: &'static str) -> Result<()> {
     let (x, y) = data(name);
     // plaintext twin, same run
@@ -181,26 +186,21 @@ fn workload(name: &'static str) -> Result<()> {
             mpc_nn::secure_session(p);
             let sx = p.input_f64(0, (p.role() == 0).then_some(&x), x.shape())?;
             let sy = p.input_f64(1, (p.role() == 1).then_some(&y), y.shape())?;
-            // inference uses one model built (shared) before the timing; training starts every
-            // timed step from the initial weights, so it builds its model inside
+            // the model is built (its initial weights drawn and shared) before the timing;
+            // every timed training step starts again from a copy of those initial shares
             let model = build(name, p).map_err(core)?;
-            Ok((sx, sy, std::cell::RefCell::new(model)))
+            let initial: Vec<AShare> = model.params().iter().map(|q| q.value.clone()).collect();
+            Ok((sx, sy, std::cell::RefCell::new((model, initial))))
         },
-        |p: &mut Party,
-         (sx, sy, model): &(AShare, AShare, std::cell::RefCell<Sequential<Party>>)| {
-            let fresh = if name.ends_with("infer") || name.ends_with("infer16") {
-                None
-            } else {
-                Some(build(name, p).map_err(core)?)
-            };
-            let mut kept = model.borrow_mut();
-            let m = match fresh {
-                Some(f) => {
-                    *kept = f;
-                    &mut *kept
+        |p: &mut Party, (sx, sy, state): &(AShare, AShare, std::cell::RefCell<Kept>)| {
+            let mut kept = state.borrow_mut();
+            let (m, initial) = &mut *kept;
+            if !(name.ends_with("infer") || name.ends_with("infer16")) {
+                for (q, v) in m.params_mut().into_iter().zip(initial.iter()) {
+                    q.value = v.clone();
+                    q.grad = None;
                 }
-                None => &mut *kept,
-            };
+            }
             let out = run_op(name, p, m, sx, sy).map_err(core)?;
             let costs = m.costs().to_vec();
             let mut revealed = Vec::new();
