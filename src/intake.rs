@@ -8,7 +8,8 @@
 //! on its own, plus the public shapes and column names. The servers accept such connections on
 //! the job's `intake.addresses` during a train job, check the owner's certificate
 //! ([`mpc_net::tls::owner_name`]`(k)`, from `trefoil keygen --owners N`), then compare among
-//! themselves the shapes each received before using the rows.
+//! themselves the shapes each received, and pairwise the digests of the components they both
+//! received ([`check_components`]), before using the rows.
 //!
 //! Wire format inside TLS: the 16-byte magic `TREFOIL-INTAKE1\n`, a `u32` length and a JSON
 //! header (job id, owner, fractional bits, column names, tensor shapes), then per tensor its two
@@ -60,6 +61,58 @@ pub struct OwnerData {
 
 /// Names of the tensors an owner sends.
 pub const TENSORS: [&str; 4] = ["x_train", "y_train", "x_test", "y_test"];
+
+/// Checks with the neighbouring servers that every owner's shares pair up: server `i`'s second
+/// component of a tensor must equal server `i + 1`'s first (both are `x_{i+1}`). Server `i`
+/// sends the SHA-256 digests of its second components to server `i + 1` only, the one other
+/// server that holds them: a digest given to the third server would let it test guesses of the
+/// owner's values (it holds the two other components). The verdicts are then exchanged, so the
+/// three servers stop together, naming the owner and the tensor, before any row is used.
+pub(crate) fn check_components(p: &mut mpc_core::Party, got: &[OwnerData]) -> Result<()> {
+    let role = p.role();
+    let (next, prev) = ((role + 1) % 3, (role + 2) % 3);
+    let digest = |a: &ndarray::ArrayD<u64>| -> Vec<u64> {
+        let bytes: Vec<u8> = a.iter().flat_map(|w| w.to_le_bytes()).collect();
+        crate::run::words_of(ring::digest::digest(&ring::digest::SHA256, &bytes).as_ref())
+    };
+    let (mut first, mut second) = (Vec::new(), Vec::new());
+    for o in got {
+        for t in &o.tensors {
+            let (s0, s1) = t.components();
+            first.extend(digest(s0));
+            second.extend(digest(s1));
+        }
+    }
+    let c = p.comm();
+    c.send(next, second)?;
+    let theirs = c.recv(prev, first.len())?;
+    // the first tensor whose shared component differs, as [owner, tensor], or [none]
+    let per_owner = TENSORS.len();
+    let verdict = match first
+        .chunks(4)
+        .zip(theirs.chunks(4))
+        .position(|(a, b)| a != b)
+    {
+        Some(k) => vec![got[k / per_owner].owner as u64, (k % per_owner) as u64],
+        None => vec![u64::MAX],
+    };
+    let all = crate::run::exchange(p, &verdict)?;
+    for (server, v) in all.iter().enumerate() {
+        if let [owner, tensor] = v[..] {
+            let name = TENSORS.get(tensor as usize).copied().unwrap_or("a tensor");
+            return Err(Error::Intake {
+                peer: format!("owner {owner}"),
+                detail: format!(
+                    "its shares of {name} at servers {} and {server} do not pair up (the \
+                     component both received differs): the owner sent inconsistent shares, and \
+                     none of its rows were used",
+                    (server + 2) % 3
+                ),
+            });
+        }
+    }
+    Ok(())
+}
 
 fn intake_err(peer: impl Into<String>, detail: impl std::fmt::Display) -> Error {
     Error::Intake {
@@ -445,4 +498,73 @@ fn refuse(s: &mut StreamOwned<ServerConnection, TcpStream>, reason: &str) {
     let _ = s.write_all(&msg);
     s.conn.send_close_notify();
     let _ = s.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// Two owners' deliveries as the three servers receive them, from one consistent sharing;
+    /// `tamper = (server, tensor)` changes one word of that server's second component.
+    fn deliveries(tamper: Option<(usize, usize)>) -> Vec<Vec<OwnerData>> {
+        let mut prg = Prg::new(&[9u8; 16]);
+        let shapes = [[2usize, 3], [2, 1], [1, 3], [1, 1]];
+        let mut out = vec![Vec::new(), Vec::new(), Vec::new()];
+        for owner in [3usize, 5] {
+            let comps: Vec<[Vec<u64>; 3]> = shapes
+                .iter()
+                .map(|s| {
+                    [
+                        prg.words(s[0] * s[1]),
+                        prg.words(s[0] * s[1]),
+                        prg.words(s[0] * s[1]),
+                    ]
+                })
+                .collect();
+            for (server, o) in out.iter_mut().enumerate() {
+                let tensors = comps
+                    .iter()
+                    .zip(&shapes)
+                    .enumerate()
+                    .map(|(t, (c, s))| {
+                        let mut second = c[(server + 1) % 3].clone();
+                        if owner == 5 && tamper == Some((server, t)) {
+                            second[0] ^= 1;
+                        }
+                        let arr = |v: Vec<u64>| ArrayD::from_shape_vec(IxDyn(s), v).unwrap();
+                        AShare::from_components(arr(c[server].clone()), arr(second), 16).unwrap()
+                    })
+                    .collect();
+                o.push(OwnerData {
+                    owner,
+                    names: vec!["a".into(), "b".into(), "c".into()],
+                    tensors,
+                });
+            }
+        }
+        out
+    }
+
+    fn check(tamper: Option<(usize, usize)>) -> [std::result::Result<(), String>; 3] {
+        let data = deliveries(tamper);
+        mpc_core::run_3pc(|p| Ok(check_components(p, &data[p.role()]).map_err(|e| e.to_string())))
+            .unwrap()
+    }
+
+    /// Consistent shares pass at every server; a component that differs between the two
+    /// servers holding it stops all three, naming the owner, the tensor and the two servers.
+    #[test]
+    fn inconsistent_owner_shares_are_named_at_every_server() {
+        assert!(check(None).iter().all(|r| r.is_ok()));
+        for (server, tensor) in [(1usize, 1usize), (2, 3), (0, 0)] {
+            for r in check(Some((server, tensor))) {
+                let e = r.unwrap_err();
+                let pair = format!("servers {server} and {}", (server + 1) % 3);
+                assert!(e.contains("owner 5"), "{e}");
+                assert!(e.contains(TENSORS[tensor]), "{e}");
+                assert!(e.contains(&pair), "{e}");
+            }
+        }
+    }
 }

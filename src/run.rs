@@ -122,7 +122,7 @@ pub fn exchange(p: &mut Party, mine: &[u64]) -> Result<[Vec<u64>; 3]> {
     Ok(out)
 }
 
-fn words_of(bytes: &[u8]) -> Vec<u64> {
+pub(crate) fn words_of(bytes: &[u8]) -> Vec<u64> {
     bytes
         .chunks(8)
         .map(|c| {
@@ -588,7 +588,9 @@ fn pool_horizontal(
         (false, Some(id)) => {
             let frac_bits = p.fixed_point().frac_bits();
             let got = crate::intake::receive_owners(job, role, frac_bits, id, progress)?;
-            agree_owner_shapes(p, &got, shape.as_ref(), outputs)?
+            let owners = agree_owner_shapes(p, &got, shape.as_ref(), outputs)?;
+            crate::intake::check_components(p, &got)?;
+            owners
         }
     };
     let shape = shape.or_else(|| owners.first().map(|o| o.1.clone()));
