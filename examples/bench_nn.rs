@@ -269,7 +269,6 @@ fn round_cost() -> Result<()> {
 }
 
 fn main() -> Result<()> {
-    mpc_core::keep_freed_memory();
     if std::env::args().nth(1).as_deref() == Some("round") {
         return round_cost();
     }

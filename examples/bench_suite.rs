@@ -1,5 +1,6 @@
-//! Standard workload runner: `cargo run --release --example bench_suite [-- [--default-allocator] WORKLOAD...]`
-//! (`--default-allocator` skips `mpc_core::keep_freed_memory`, to measure what it changes).
+//! Standard workload runner: `cargo run --release --example bench_suite [-- [--keep-freed-memory] WORKLOAD...]`
+//! (the default allocator, as users run; `--keep-freed-memory` applies the glibc tuning of
+//! `mpc_core::keep_freed_memory`, to measure what it still changes with the buffer pool).
 //!
 //! Prints one JSON object per line per workload: `workload`, `median_s` (median of the timed
 //! runs after a warm-up, all three parties in one process), `plain_median_s` (the same
@@ -131,10 +132,10 @@ fn run(
 
 fn main() -> Result<()> {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
-    // `--default-allocator`: leave glibc's malloc tuning alone (for before/after comparisons)
+    // `--keep-freed-memory`: glibc's malloc tuning, for before/after comparisons
     let before = args.len();
-    args.retain(|a| a != "--default-allocator");
-    if args.len() == before {
+    args.retain(|a| a != "--keep-freed-memory");
+    if args.len() != before {
         mpc_core::keep_freed_memory();
     }
     let all = [

@@ -46,7 +46,6 @@ pub fn secure(
     plain: &dyn Fn(),
     op: &SecureOp,
 ) {
-    mpc_core::keep_freed_memory();
     let mut g = c.benchmark_group(name);
     g.sample_size(10).measurement_time(Duration::from_secs(3));
     g.bench_function("secure", |b| {

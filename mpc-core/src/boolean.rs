@@ -57,7 +57,7 @@ pub(crate) fn transpose64(a: &mut [u64; 64]) {
 pub(crate) fn to_planes(words: &[u64], add: Option<&[u64]>, nbits: usize) -> Vec<u64> {
     let m = words.len().div_ceil(64);
     let nbits = nbits.min(64);
-    let mut out = vec![0u64; nbits * m];
+    let mut out = mpc_net::pool::take_zeroed(nbits * m);
     let mut blk = [0u64; 64];
     for (w, chunk) in words.chunks(64).enumerate() {
         blk[..chunk.len()].copy_from_slice(chunk);
@@ -154,7 +154,7 @@ impl Party {
     pub(crate) fn reshare_xor(&mut self, z: Vec<u64>) -> Result<(Vec<u64>, Vec<u64>)> {
         let n = z.len();
         let (next, prev) = (self.comm.next(), self.comm.prev());
-        self.comm.send(prev, z.clone())?;
+        self.comm.send_copy(prev, &z)?;
         let z1 = self.comm.recv(next, n)?;
         Ok((z, z1))
     }

@@ -56,6 +56,7 @@ use crate::boolean::{and_local, flat, pack_bits, to_planes, unpack_bits};
 use crate::error::{CoreError, Result};
 use crate::party::{Party, to_array};
 use crate::share::{AShare, BShare};
+use mpc_net::pool;
 
 /// Replicated components of packed boolean values: `(s0, s1)`.
 pub(crate) type Pair = (Vec<u64>, Vec<u64>);
@@ -124,7 +125,7 @@ impl Party {
                 for (a, r) in a0.iter_mut().zip(&a1) {
                     *a ^= *r;
                 }
-                self.comm.send(2, a0.clone())?;
+                self.comm.send_copy(2, &a0)?;
                 let c0 = self.prg_prev.words(lg);
                 let c1 = self.prg_next.words(lg);
                 Ok(((a0, a1), (c0, c1)))
@@ -183,7 +184,13 @@ impl Party {
                 and_local(zq, x0, x1, y0, y1);
             }
             let (mut z0, mut z1) = self.reshare_xor(z)?;
-            let mut np = (z0.split_off(pairs * m), z1.split_off(pairs * m));
+            let tail = |z: &mut Vec<u64>| {
+                let mut t = pool::take(z.len() - pairs * m);
+                t.extend_from_slice(&z[pairs * m..]);
+                z.truncate(pairs * m);
+                t
+            };
+            let mut np = (tail(&mut z0), tail(&mut z1));
             for t in 0..pairs {
                 let hi = (2 * t + 1) * m;
                 let dst = t * m..(t + 1) * m;
@@ -199,6 +206,9 @@ impl Party {
                 let s = (k - 2 + poff) * m;
                 np.0.extend_from_slice(&p.0[s..s + m]);
                 np.1.extend_from_slice(&p.1[s..s + m]);
+            }
+            for old in [g.0, g.1, p.0, p.1] {
+                pool::give(old);
             }
             g = (z0, z1);
             p = np;
@@ -223,7 +233,11 @@ impl Party {
         let top = (p.0.split_off(63 * m), p.1.split_off(63 * m));
         // p keeps bit 0's propagate, which the tree skips (offset 1)
         let c = self.carry_tree(g, p, 1, 63, m)?;
-        Ok((xor(&top.0, &c.0), xor(&top.1, &c.1)))
+        let out = (xor(&top.0, &c.0), xor(&top.1, &c.1));
+        for used in [c.0, c.1] {
+            pool::give(used);
+        }
+        Ok(out)
     }
 
     /// `[x == 0]` for every element of `x` as one packed plane (bit `e % 64` of word `e / 64`),
@@ -361,7 +375,7 @@ impl Party {
             0 => {
                 // the masks c_1, w_1 are drawn straight into the message, then replaced by
                 // c - c_1 and w - w_1
-                let mut msg = vec![0u64; n * (1 + usize::from(x.is_some()))];
+                let mut msg = pool::take_zeroed(n * (1 + usize::from(x.is_some())));
                 let (cm, wm) = msg.split_at_mut(n);
                 self.prg_next.fill(cm);
                 for (e, r) in cm.iter_mut().enumerate() {
@@ -384,7 +398,7 @@ impl Party {
             1 => {
                 let c1 = self.prg_prev.words(n);
                 let nb = if want_bit { n } else { 0 };
-                let mut u = vec![0u64; outs * n];
+                let mut u = pool::take_zeroed(outs * n);
                 // w_1 is drawn straight into the product part of u
                 if x.is_some() {
                     self.prg_prev.fill(&mut u[nb..]);
@@ -403,19 +417,23 @@ impl Party {
                         *v = (x1[e].wrapping_add(x2[e]) & mask).wrapping_add(signed(t, mask));
                     }
                 }
+                pool::give(c1);
                 for (v, d) in u.iter_mut().zip(&d1) {
                     *v = v.wrapping_sub(*d);
                 }
-                self.comm.send(2, u.clone())?;
-                let other = self.comm.recv(2, outs * n)?;
-                let d2 = u.iter().zip(&other).map(|(a, b)| a.wrapping_add(*b));
-                (d1, d2.collect())
+                self.comm.send_copy(2, &u)?;
+                let mut other = self.comm.recv(2, outs * n)?;
+                for (o, a) in other.iter_mut().zip(&u) {
+                    *o = o.wrapping_add(*a);
+                }
+                pool::give(u);
+                (d1, other)
             }
             _ => {
                 let d0 = self.prg_next.words(outs * n);
                 let msg = self.comm.recv(0, n * (1 + usize::from(x.is_some())))?;
                 let (c2, w2) = msg.split_at(n);
-                let mut u = Vec::with_capacity(outs * n);
+                let mut u = pool::take(outs * n);
                 // party 2's components are (x_2, x_0) and (β_2 = d, β_0)
                 if want_bit {
                     for (e, c) in c2.iter().enumerate() {
@@ -430,19 +448,30 @@ impl Party {
                         u.push((x0[e] & mask).wrapping_add(signed(t, mask)));
                     }
                 }
+                pool::give(msg);
                 for (v, d) in u.iter_mut().zip(&d0) {
                     *v = v.wrapping_sub(*d);
                 }
-                self.comm.send(1, u.clone())?;
-                let other = self.comm.recv(1, outs * n)?;
-                let d2 = u.iter().zip(&other).map(|(a, b)| a.wrapping_add(*b));
-                (d2.collect(), d0)
+                self.comm.send_copy(1, &u)?;
+                let mut other = self.comm.recv(1, outs * n)?;
+                for (o, a) in other.iter_mut().zip(&u) {
+                    *o = o.wrapping_add(*a);
+                }
+                pool::give(u);
+                (other, d0)
             }
         };
+        // [bits..., products...]: split only when both are there (a split moves the tail)
         let split = |v: Vec<u64>| -> (Vec<u64>, Vec<u64>) {
-            let mut a = v;
-            let b = a.split_off(if want_bit { n } else { 0 });
-            (a, b)
+            match (want_bit, x.is_some()) {
+                (true, true) => {
+                    let mut a = v;
+                    let b = a.split_off(n);
+                    (a, b)
+                }
+                (true, false) => (v, Vec::new()),
+                _ => (Vec::new(), v),
+            }
         };
         let (b0, p0) = split(s0);
         let (b1, p1) = split(s1);

@@ -214,10 +214,12 @@ where
 }
 
 /// Tells the C allocator to keep large freed buffers inside the process (glibc on Linux; a no-op
-/// elsewhere). Protocols move multi-megabyte messages between party threads; by default glibc
-/// returns each freed buffer above its mmap threshold to the OS, so the next one of the same size
-/// page-faults again (about 2.4 GB/s here), which costs more than the cryptography. Benchmarks and
-/// servers call this once at start; it changes only allocator tuning, never results.
+/// elsewhere). By default glibc returns each freed buffer above its mmap threshold to the OS, so
+/// the next one of the same size page-faults again (about 2.4 GB/s here). The protocols' own
+/// large buffers go through [`mpc_net::pool`] and are reused without it; what this still helps
+/// with is the buffers that leave the protocols (results, and arrays the caller builds), a few
+/// percent on relu1e6 (`bench_suite -- --keep-freed-memory`). Optional; it changes only allocator
+/// tuning, never results.
 pub fn keep_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only adjusts allocator parameters; it is called with valid option

@@ -166,7 +166,10 @@ impl Party {
             z.as_standard_layout().into_owned()
         };
         let (next, prev) = (self.comm.next(), self.comm.prev());
-        self.comm.send(prev, into_words(z.clone()))?;
+        match z.as_slice() {
+            Some(words) => self.comm.send_copy(prev, words)?,
+            None => self.comm.send(prev, into_words(z.clone()))?,
+        }
         let s1 = self.comm.recv(next, n)?;
         Ok(AShare {
             s0: z,

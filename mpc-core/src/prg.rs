@@ -102,11 +102,11 @@ impl Prg {
         }
     }
 
-    /// The next `n` words of the stream, in a new vector (written once: the counter blocks go
-    /// straight into the new vector, with no zeroing pass first).
+    /// The next `n` words of the stream, in a vector from [`mpc_net::pool`] (written once: the
+    /// counter blocks go straight into it, with no zeroing pass first).
     pub fn words(&mut self, n: usize) -> Vec<u64> {
         let c = self.counter;
-        let mut v: Vec<u64> = Vec::with_capacity(n);
+        let mut v: Vec<u64> = mpc_net::pool::take(n);
         v.extend((0..n as u64).map(|i| {
             if i % 2 == 0 {
                 c.wrapping_add(i / 2).to_le()

@@ -86,7 +86,7 @@ impl Party {
                 None => Vec::new(),
             };
             let (next, prev) = (self.comm.next(), self.comm.prev());
-            self.comm.send(next, c.clone())?;
+            self.comm.send_copy(next, &c)?;
             self.comm.send(prev, c)?;
             (a, b)
         } else if me == (owner + 1) % 3 {

@@ -134,7 +134,7 @@ impl Party {
                 for ((a, b), r) in x.s0.iter().zip(x.s1.iter()).zip(&r) {
                     y1.push(trunc_b(a.wrapping_add(*b), d).wrapping_sub(*r));
                 }
-                self.comm.send(0, y1.clone())?;
+                self.comm.send_copy(0, &y1)?;
                 (to_array(&shape, y1)?, to_array(&shape, r)?)
             }
             _ => {
@@ -177,7 +177,7 @@ impl Party {
                 for ((a, b), r) in z.iter().zip(&z1).zip(&r) {
                     y0.push(trunc_b(a.wrapping_add(*b), d).wrapping_sub(*r));
                 }
-                self.comm.send(0, y0.clone())?;
+                self.comm.send_copy(0, &y0)?;
                 (to_array(&shape, r)?, to_array(&shape, y0)?)
             }
         };
@@ -230,7 +230,7 @@ impl Party {
                     .zip(&r_a)
                     .map(|(z, r)| z.wrapping_add(OFFSET).wrapping_add(*r))
                     .collect();
-                self.comm.send(1, m_a.clone())?;
+                self.comm.send_copy(1, &m_a)?;
                 let m_b = self.comm.recv(1, n)?;
                 let mut y1: Vec<u64> = (0..n)
                     .map(|i| {
@@ -238,7 +238,7 @@ impl Party {
                         share_of_y(c, t_a[i], b_a[i], true).wrapping_sub(y0[i])
                     })
                     .collect();
-                self.comm.send(1, y1.clone())?;
+                self.comm.send_copy(1, &y1)?;
                 let other = self.comm.recv(1, n)?;
                 y1.iter_mut()
                     .zip(other)
@@ -253,7 +253,7 @@ impl Party {
                     .zip(&r_b)
                     .map(|(z, r)| z.wrapping_add(*r))
                     .collect();
-                self.comm.send(0, m_b.clone())?;
+                self.comm.send_copy(0, &m_b)?;
                 let dealt = self.comm.recv(2, 2 * n)?;
                 let (t_b, b_b) = dealt.split_at(n);
                 let m_a = self.comm.recv(0, n)?;
@@ -263,7 +263,7 @@ impl Party {
                         share_of_y(c, t_b[i], b_b[i], false).wrapping_sub(y2[i])
                     })
                     .collect();
-                self.comm.send(0, y1.clone())?;
+                self.comm.send_copy(0, &y1)?;
                 let other = self.comm.recv(0, n)?;
                 y1.iter_mut()
                     .zip(other)

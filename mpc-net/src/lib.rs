@@ -23,6 +23,7 @@ mod error;
 pub mod frame;
 pub mod keygen;
 pub mod memory;
+pub mod pool;
 pub mod sim;
 pub mod tcp;
 pub mod tls;
@@ -156,6 +157,14 @@ impl Comm {
         self.stats.messages_sent += 1;
         let depth = self.stats.rounds + 1;
         self.transport.send(to, Message { depth, words })
+    }
+
+    /// Sends a copy of `words` (in a buffer from [`pool`]) to party `to`, for a sender that keeps
+    /// its own. Costs `8 * words.len()` bytes.
+    pub fn send_copy(&mut self, to: usize, words: &[u64]) -> Result<(), NetError> {
+        let mut v = pool::take(words.len());
+        v.extend_from_slice(words);
+        self.send(to, v)
     }
 
     /// Receives the next vector of ring words from party `from`, which must have exactly
