@@ -1,0 +1,41 @@
+//! The protocols reuse their large buffers through `mpc_net::pool`: a second ReLU on the same
+//! shape takes its masks, planes and messages from buffers the first one gave back (only the
+//! buffers that leave the protocol, its results, are new). One test in this binary, so that no
+//! other test touches the process-wide pool meanwhile.
+#![allow(clippy::unwrap_used)]
+
+use mpc_core::run_3pc;
+use mpc_net::pool;
+
+#[test]
+fn a_second_relu_reuses_the_first_ones_buffers() {
+    let n = 1 << 17; // bit planes of 2^17 words: above the pool's minimum
+    let counts = |stats: &pool::PoolStats, before: &pool::PoolStats| {
+        (stats.hits - before.hits, stats.misses - before.misses)
+    };
+    let out = run_3pc(|p| {
+        let x = p.random_share(&[n], 16)?;
+        let first = p.relu(&x)?;
+        let second = p.relu(&x)?;
+        Ok((p.reveal(&first)?, p.reveal(&second)?))
+    })
+    .unwrap();
+    assert_eq!(out[0].0, out[0].1, "same input, same ReLU");
+    // now measure a call on a warm pool
+    let before = pool::stats();
+    run_3pc(|p| {
+        let x = p.random_share(&[n], 16)?;
+        p.relu(&x)?;
+        Ok(())
+    })
+    .unwrap();
+    let (hits, misses) = counts(&pool::stats(), &before);
+    assert!(hits >= 20, "{hits} pooled buffers reused");
+    // the new input's and the results' components (2 + 2 per party), and little else; the
+    // bounds leave room for the order in which the three threads take and give
+    assert!(
+        misses <= 20,
+        "{misses} large buffers allocated ({hits} reused)"
+    );
+    assert!(pool::stats().held_bytes <= pool::limit());
+}
