@@ -13,7 +13,9 @@
 //! Buffers below [`MIN_WORDS`] are left to the allocator (its free lists serve them well). The
 //! pool keeps at most [`limit`] bytes (256 MiB unless [`set_limit`] says otherwise); a buffer
 //! given beyond that is freed. A taken buffer is empty (length 0, its old contents gone from
-//! view), so nothing computed with one buffer can be read through another.
+//! view), so nothing computed with one buffer can be read through another. The three parties of
+//! the in-process harness share one pool, as they share one address space; in a deployment each
+//! server is its own process with its own pool.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
