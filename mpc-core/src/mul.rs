@@ -24,9 +24,10 @@
 //! Security: semi-honest, honest majority. Each message `z_i` is masked by the zero-sharing
 //! component `F(k_i) - F(k_{i+1})`, and the receiver (party `i - 1`) does not hold `k_{i+1}`.
 
+use crate::boolean::flat;
 use crate::error::{CoreError, Result};
 use crate::gemm::gemm_sum;
-use crate::party::{Party, into_words, to_array};
+use crate::party::{Party, to_array};
 use crate::share::AShare;
 use ndarray::{ArrayD, Ix2, Zip};
 
@@ -166,10 +167,7 @@ impl Party {
             z.as_standard_layout().into_owned()
         };
         let (next, prev) = (self.comm.next(), self.comm.prev());
-        match z.as_slice() {
-            Some(words) => self.comm.send_copy(prev, words)?,
-            None => self.comm.send(prev, into_words(z.clone()))?,
-        }
+        self.comm.send_copy(prev, &flat(&z))?;
         let s1 = self.comm.recv(next, n)?;
         Ok(AShare {
             s0: z,

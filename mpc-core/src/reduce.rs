@@ -125,7 +125,7 @@ impl Party {
             let q = rows * pairs;
             // m β for every comparison of this level (m of the winner it produced)
             let (p0, p1) = match &m {
-                None => (b0.clone(), b1.clone()),
+                None => (b0, b1),
                 Some((m0, m1)) => {
                     let next = cur.div_ceil(2);
                     let pick = |mv: &[u64]| -> Vec<u64> {
@@ -139,11 +139,7 @@ impl Party {
                         to_array(&[q], pick(m1))?,
                         0,
                     )?;
-                    let bw = AShare::from_components(
-                        to_array(&[q], b0.clone())?,
-                        to_array(&[q], b1.clone())?,
-                        0,
-                    )?;
+                    let bw = AShare::from_components(to_array(&[q], b0)?, to_array(&[q], b1)?, 0)?;
                     let prod = self.mul(&mw, &bw)?;
                     (flat(&prod.s0).into_owned(), flat(&prod.s1).into_owned())
                 }
