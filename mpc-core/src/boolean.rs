@@ -21,6 +21,7 @@
 
 use crate::error::{CoreError, Result};
 use crate::party::{Party, to_array};
+use crate::prg::CHUNK;
 use crate::share::BShare;
 use ndarray::ArrayD;
 use std::borrow::Cow;
@@ -51,28 +52,108 @@ pub(crate) fn transpose64(a: &mut [u64; 64]) {
     }
 }
 
-/// Bit-slices `words` (one element per word), or `words + add` element-wise when `add` is
-/// given: returns `nbits` planes of `ceil(n/64)` words each, plane `j` first at offset
-/// `j * ceil(n/64)`. Missing elements of the last block are zero.
+/// Matrices transposed side by side by [`transpose64xl`]: eight, so that each plane receives a
+/// whole 64-byte cache line per step.
+const LANES: usize = 8;
+
+/// [`transpose64`] of [`LANES`] matrices at once: lane `l` of `a[r]` is row `r` of matrix `l`.
+/// The lanes are independent, so each step is a few wide vector operations where the CPU has
+/// them (compiled for AVX2 in [`to_planes`] when the CPU supports it).
+#[inline(always)]
+fn transpose64xl(a: &mut [[u64; LANES]; 64]) {
+    let mut j = 32usize;
+    let mut m: u64 = 0x0000_0000_FFFF_FFFF;
+    while j != 0 {
+        let mut k = 0usize;
+        while k < 64 {
+            let (lo, hi) = a.split_at_mut(k | j);
+            let (x, y) = (&mut lo[k], &mut hi[0]);
+            for l in 0..LANES {
+                let t = ((x[l] >> j) ^ y[l]) & m;
+                x[l] ^= t << j;
+                y[l] ^= t;
+            }
+            k = ((k | j) + 1) & !j;
+        }
+        j >>= 1;
+        m ^= m << j;
+    }
+}
+
+/// Bit-slices `words` (one element per word), or `words + add` element-wise when `add` (of the
+/// same length) is given: returns `nbits` planes of `ceil(n/64)` words each, plane `j` first at
+/// offset `j * ceil(n/64)`. Missing elements of the last block are zero. Runs the AVX2 build of
+/// the transposition when the CPU has AVX2 (detected at run time), the portable one otherwise;
+/// the two give the same words.
 pub(crate) fn to_planes(words: &[u64], add: Option<&[u64]>, nbits: usize) -> Vec<u64> {
-    let m = words.len().div_ceil(64);
+    #[cfg(target_arch = "x86_64")]
+    if is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        return unsafe { to_planes_avx2(words, add, nbits) };
+    }
+    to_planes_with(words, add, nbits)
+}
+
+/// [`to_planes_with`] compiled for AVX2.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn to_planes_avx2(words: &[u64], add: Option<&[u64]>, nbits: usize) -> Vec<u64> {
+    to_planes_with(words, add, nbits)
+}
+
+/// The body of [`to_planes`]: [`LANES`] 64-element blocks at a time (lane `l` of the
+/// transposition is block `w + l`, so plane `j` of them is adjacent output words), the
+/// remaining blocks one at a time. Every output word is written exactly once.
+#[inline(always)]
+pub(crate) fn to_planes_with(words: &[u64], add: Option<&[u64]>, nbits: usize) -> Vec<u64> {
+    let n = words.len();
+    let m = n.div_ceil(64);
     let nbits = nbits.min(64);
-    let mut out = mpc_net::pool::take_zeroed(nbits * m);
-    let mut blk = [0u64; 64];
-    for (w, chunk) in words.chunks(64).enumerate() {
-        blk[..chunk.len()].copy_from_slice(chunk);
-        if let Some(add) = add {
-            let other = &add[w * 64..(w * 64 + chunk.len()).min(add.len())];
-            for (b, a) in blk.iter_mut().zip(other) {
-                *b = b.wrapping_add(*a);
+    // block `w` of the input, summed with `add`'s (missing words count as zero)
+    let block = |w: usize| {
+        let range = w * 64..(w * 64 + 64).min(n);
+        let mut b = [0u64; 64];
+        match add.and_then(|a| a.get(range.clone())) {
+            Some(extra) => {
+                for ((b, x), y) in b.iter_mut().zip(&words[range]).zip(extra) {
+                    *b = x.wrapping_add(*y);
+                }
+            }
+            None => b[..range.len()].copy_from_slice(&words[range]),
+        }
+        b
+    };
+    let mut out = mpc_net::pool::take(nbits * m);
+    let planes = &mut out.spare_capacity_mut()[..nbits * m];
+    let full = (n / (64 * LANES)) * LANES;
+    let mut wide = [[0u64; LANES]; 64];
+    for w in (0..full).step_by(LANES) {
+        for (l, b) in (w..w + LANES).map(block).enumerate() {
+            for (row, v) in wide.iter_mut().zip(b) {
+                row[l] = v;
             }
         }
-        blk[chunk.len()..].fill(0);
-        transpose64(&mut blk);
-        for (j, &v) in blk.iter().take(nbits).enumerate() {
-            out[j * m + w] = v;
+        transpose64xl(&mut wide);
+        for (j, row) in wide.iter().take(nbits).enumerate() {
+            for (o, v) in planes[j * m + w..j * m + w + LANES].iter_mut().zip(row) {
+                o.write(*v);
+            }
         }
     }
+    for w in full..m {
+        let mut blk = block(w);
+        transpose64(&mut blk);
+        for (j, &v) in blk.iter().take(nbits).enumerate() {
+            planes[j * m + w].write(v);
+        }
+    }
+    // SAFETY: the loops above wrote every word of `planes`, i.e. indices `j * m + w` for every
+    // plane `j < nbits` and block `w < m` (blocks `0..full` in the first, `full..m` in the
+    // second), and `planes` is the first `nbits * m` words of `out`'s capacity.
+    unsafe { out.set_len(nbits * m) };
     out
 }
 
@@ -98,15 +179,6 @@ pub(crate) fn pack_bits(words: &[u64]) -> Vec<u64> {
                 .fold(0u64, |acc, (e, &v)| acc | ((v & 1) << e))
         })
         .collect()
-}
-
-/// XORs into `z` the local part of the AND of replicated shares `(x0, x1)` and `(y0, y1)`:
-/// `(x0 & y0) ^ (x0 & y1) ^ (x1 & y0)`.
-#[inline]
-pub(crate) fn and_local(z: &mut [u64], x0: &[u64], x1: &[u64], y0: &[u64], y1: &[u64]) {
-    for ((((z, &a0), &a1), &b0), &b1) in z.iter_mut().zip(x0).zip(x1).zip(y0).zip(y1) {
-        *z ^= (a0 & (b0 ^ b1)) ^ (a1 & b0);
-    }
 }
 
 impl Party {
@@ -144,25 +216,142 @@ impl Party {
                 right: vec![y0.len(), y1.len()],
             });
         }
-        let mut z = self.zero_share_xor(n);
-        and_local(&mut z, x0, x1, y0, y1);
-        self.reshare_xor(z)
+        self.and_planes(1, n, |_| Gate {
+            x: (x0, x1),
+            y: (y0, y1),
+            e: None,
+        })
     }
 
-    /// Reshares a re-randomised 3-out-of-3 XOR share `z_i`: sends it to the previous party and
-    /// receives `z_{i+1}` from the next one. 1 round, `8` bytes per word.
-    pub(crate) fn reshare_xor(&mut self, z: Vec<u64>) -> Result<(Vec<u64>, Vec<u64>)> {
-        let n = z.len();
+    /// One layer of `gates` AND gates over bit planes of `m` words, resharing included
+    /// (1 round, `8 * gates * m` bytes sent): output plane `q` is `x & y ^ e` for the operands
+    /// `gate(q)` gives (`e`, if any, is XORed in for free). Returns this party's two components,
+    /// output plane `q` at offset `q * m`.
+    ///
+    /// Fused into one pass over cache-sized chunks: this party's component of the zero-sharing
+    /// (`F(k_i) ^ F(k_{i+1})`, the same words [`Party::zero_share_xor`] would draw), the local
+    /// AND and this party's component `e_i` make `z_i ^ e_i`, written once to the kept buffer and
+    /// once to the message. The receiver (party `i - 1`) holds `e_i` itself, so the message tells
+    /// it nothing new, and it is masked by `F(k_{i+1})`, which the receiver lacks.
+    pub(crate) fn and_planes<'a>(
+        &mut self,
+        gates: usize,
+        m: usize,
+        gate: impl Fn(usize) -> Gate<'a>,
+    ) -> Result<(Vec<u64>, Vec<u64>)> {
+        let n = gates * m;
+        let mut keep = mpc_net::pool::take(n);
+        let mut msg = mpc_net::pool::take(n);
+        let mut z = [0u64; CHUNK];
+        let mut r = [0u64; CHUNK];
+        while keep.len() < n {
+            let pos = keep.len();
+            let len = CHUNK.min(n - pos);
+            self.prg_prev.fill(&mut z[..len]);
+            self.prg_next.fill(&mut r[..len]);
+            let mut i = 0;
+            while i < len {
+                let (q, off) = ((pos + i) / m, (pos + i) % m);
+                let seg = (m - off).min(len - i);
+                let g = gate(q);
+                let span = off..off + seg;
+                let (zs, rs) = (&mut z[i..i + seg], &r[i..i + seg]);
+                and_local_masked(zs, rs, g.x, g.y, span.clone());
+                if let Some((e0, _)) = g.e {
+                    for (z, e) in zs.iter_mut().zip(&e0[span]) {
+                        *z ^= e;
+                    }
+                }
+                i += seg;
+            }
+            keep.extend_from_slice(&z[..len]);
+            msg.extend_from_slice(&z[..len]);
+        }
         let (next, prev) = (self.comm.next(), self.comm.prev());
-        self.comm.send_copy(prev, &z)?;
-        let z1 = self.comm.recv(next, n)?;
-        Ok((z, z1))
+        self.comm.send(prev, msg)?;
+        let other = self.comm.recv(next, n)?;
+        Ok((keep, other))
+    }
+}
+
+/// The operands of one AND gate of [`Party::and_planes`]: replicated pairs of `m`-word planes.
+pub(crate) struct Gate<'a> {
+    /// Left input.
+    pub x: (&'a [u64], &'a [u64]),
+    /// Right input.
+    pub y: (&'a [u64], &'a [u64]),
+    /// A shared plane XORed into the output, if any.
+    pub e: Option<(&'a [u64], &'a [u64])>,
+}
+
+/// `z = z ^ r ^ (x & y)_local` over `span` of the operand planes (`z`, `r` hold that span).
+#[inline]
+fn and_local_masked(
+    z: &mut [u64],
+    r: &[u64],
+    (x0, x1): (&[u64], &[u64]),
+    (y0, y1): (&[u64], &[u64]),
+    span: std::ops::Range<usize>,
+) {
+    let (x0, x1, y0, y1) = (
+        &x0[span.clone()],
+        &x1[span.clone()],
+        &y0[span.clone()],
+        &y1[span],
+    );
+    for (((((z, &r), &a0), &a1), &b0), &b1) in z.iter_mut().zip(r).zip(x0).zip(x1).zip(y0).zip(y1) {
+        *z ^= r ^ (a0 & (b0 ^ b1)) ^ (a1 & b0);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn xorshift_words(n: usize, mut s: u64) -> Vec<u64> {
+        (0..n)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                s
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_transposition_path_gives_the_defined_planes() {
+        // lengths around the 4-block (256-element) and 64-element boundaries
+        for n in [0, 1, 63, 64, 65, 255, 256, 257, 511, 512, 1000, 1029] {
+            let words = xorshift_words(n, 0x9e37_79b9_7f4a_7c15 ^ n as u64);
+            let add = xorshift_words(n, 0x2545_f491_4f6c_dd1d ^ n as u64);
+            let m = n.div_ceil(64);
+            for (with_add, nbits) in [(false, 64), (true, 64), (false, 63), (true, 1)] {
+                let a = with_add.then_some(&add[..]);
+                let dispatched = to_planes(&words, a, nbits);
+                let portable = to_planes_with(&words, a, nbits);
+                assert_eq!(dispatched, portable, "n = {n}");
+                assert_eq!(dispatched.len(), nbits * m);
+                for e in 0..n {
+                    let v = if with_add {
+                        words[e].wrapping_add(add[e])
+                    } else {
+                        words[e]
+                    };
+                    for j in 0..nbits {
+                        let got = (dispatched[j * m + e / 64] >> (e % 64)) & 1;
+                        assert_eq!(got, (v >> j) & 1, "n = {n}, element {e}, bit {j}");
+                    }
+                }
+                // missing elements of the last block are zero
+                for j in 0..nbits {
+                    if n % 64 != 0 {
+                        assert_eq!(dispatched[j * m + m - 1] >> (n % 64), 0);
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn transpose_and_packing_round_trip() {

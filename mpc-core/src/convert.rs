@@ -52,9 +52,10 @@
 //! `k_1` towards party 2; party 2's halves by `k_0` towards party 1). No failure probability:
 //! the results are exact for every ring value.
 
-use crate::boolean::{and_local, flat, pack_bits, to_planes, unpack_bits};
+use crate::boolean::{Gate, flat, pack_bits, to_planes, unpack_bits};
 use crate::error::{CoreError, Result};
 use crate::party::{Party, to_array};
+use crate::prg::{Prg, for_chunks};
 use crate::share::{AShare, BShare};
 use mpc_net::pool;
 
@@ -152,72 +153,66 @@ impl Party {
     }
 
     /// The carry out of `k` bit-plane groups of `m` words each: the group generate of all of
-    /// them, by the pairwise tree of the module docs. `g` holds the generates of groups
-    /// `0..k` and `p` the propagates of groups `1..k` (group 0's is never needed), group `t` of
-    /// `g` at offset `t * m` and of `p` at `(t - 1 + poff) * m`. `ceil(log2 k)` rounds.
-    fn carry_tree(
-        &mut self,
-        mut g: Pair,
-        mut p: Pair,
-        mut poff: usize,
-        mut k: usize,
-        m: usize,
-    ) -> Result<Pair> {
-        while k > 1 {
+    /// them, by the pairwise tree of the module docs. Group `t`'s generate is plane `t` of `g`
+    /// and its propagate plane `t` of `p` (group 0's propagate is never read). `ceil(log2 k)`
+    /// rounds. The higher group's generate is XORed into each `G` gate as it is made
+    /// ([`Party::and_planes`]), so a received level is used as it arrives.
+    fn carry_tree(&mut self, g: Pair, p: Pair, k: usize, m: usize) -> Result<Pair> {
+        // every plane of a level, as (buffer in `store`, plane index)
+        let mut store: Vec<Pair> = vec![g, p];
+        let mut gs: Vec<(usize, usize)> = (0..k).map(|t| (0, t)).collect();
+        let mut ps: Vec<(usize, usize)> = (0..k).map(|t| (1, t)).collect();
+        while gs.len() > 1 {
+            let k = gs.len();
             let pairs = k / 2;
-            let gates = 2 * pairs - 1;
-            let mut z = self.zero_share_xor(gates * m);
-            // gate t < pairs: P_{2t+1} & G_{2t}; gate pairs + t - 1 (t >= 1): P_{2t+1} & P_{2t}
-            for (q, zq) in z.chunks_mut(m).enumerate() {
-                let (hi, lo, lo_is_g) = if q < pairs {
-                    (2 * q + 1, 2 * q, true)
+            let get = |(b, t): (usize, usize)| {
+                let v: &Pair = &store[b];
+                (plane(m, &v.0, t), plane(m, &v.1, t))
+            };
+            // gate q < pairs: G_{2q+1} ^ (P_{2q+1} & G_{2q});
+            // gate pairs + t - 1 (t >= 1): P_{2t+1} & P_{2t}
+            let out = self.and_planes(2 * pairs - 1, m, |q| {
+                if q < pairs {
+                    Gate {
+                        x: get(ps[2 * q + 1]),
+                        y: get(gs[2 * q]),
+                        e: Some(get(gs[2 * q + 1])),
+                    }
                 } else {
                     let t = q - pairs + 1;
-                    (2 * t + 1, 2 * t, false)
-                };
-                let (x0, x1) = (plane(m, &p.0, hi - 1 + poff), plane(m, &p.1, hi - 1 + poff));
-                let (y0, y1) = if lo_is_g {
-                    (plane(m, &g.0, lo), plane(m, &g.1, lo))
-                } else {
-                    (plane(m, &p.0, lo - 1 + poff), plane(m, &p.1, lo - 1 + poff))
-                };
-                and_local(zq, x0, x1, y0, y1);
-            }
-            let (mut z0, mut z1) = self.reshare_xor(z)?;
-            let tail = |z: &mut Vec<u64>| {
-                let mut t = pool::take(z.len() - pairs * m);
-                t.extend_from_slice(&z[pairs * m..]);
-                z.truncate(pairs * m);
-                t
-            };
-            let mut np = (tail(&mut z0), tail(&mut z1));
-            for t in 0..pairs {
-                let hi = (2 * t + 1) * m;
-                let dst = t * m..(t + 1) * m;
-                for ((d, e), s) in z0[dst.clone()].iter_mut().zip(&mut z1[dst]).zip(hi..) {
-                    *d ^= g.0[s];
-                    *e ^= g.1[s];
+                    Gate {
+                        x: get(ps[2 * t + 1]),
+                        y: get(ps[2 * t]),
+                        e: None,
+                    }
                 }
-            }
+            })?;
+            let mut next = vec![out];
+            let mut ng: Vec<(usize, usize)> = (0..pairs).map(|t| (0, t)).collect();
+            let mut np: Vec<(usize, usize)> = (0..pairs).map(|t| (0, pairs + t - 1)).collect();
+            np[0] = (0, 0); // group 0's propagate: never read
             if k % 2 == 1 {
-                let s = (k - 1) * m;
-                z0.extend_from_slice(&g.0[s..s + m]);
-                z1.extend_from_slice(&g.1[s..s + m]);
-                let s = (k - 2 + poff) * m;
-                np.0.extend_from_slice(&p.0[s..s + m]);
-                np.1.extend_from_slice(&p.1[s..s + m]);
+                // the last group passes through: its two planes move out of the old buffers
+                let ((g0, g1), (p0, p1)) = (get(gs[k - 1]), get(ps[k - 1]));
+                next.push(([g0, p0].concat(), [g1, p1].concat()));
+                ng.push((1, 0));
+                np.push((1, 1));
             }
-            for old in [g.0, g.1, p.0, p.1] {
-                pool::give(old);
+            for (a, b) in std::mem::replace(&mut store, next) {
+                pool::give(a);
+                pool::give(b);
             }
-            g = (z0, z1);
-            p = np;
-            poff = 0;
-            k = pairs + k % 2;
+            gs = ng;
+            ps = np;
         }
-        g.0.truncate(m);
-        g.1.truncate(m);
-        Ok(g)
+        let (b, t) = gs[0];
+        let v = &store[b];
+        let c = (plane(m, &v.0, t).to_vec(), plane(m, &v.1, t).to_vec());
+        for (a, b) in store {
+            pool::give(a);
+            pool::give(b);
+        }
+        Ok(c)
     }
 
     /// The sign bits of `x` as one packed plane (bit `e % 64` of word `e / 64` is the MSB of
@@ -229,15 +224,10 @@ impl Party {
             return Ok((Vec::new(), Vec::new()));
         }
         let v = self.split_summand_planes(x);
-        let (mut p, g) = self.adder_inputs(v, 63 * m)?;
-        let top = (p.0.split_off(63 * m), p.1.split_off(63 * m));
-        // p keeps bit 0's propagate, which the tree skips (offset 1)
-        let c = self.carry_tree(g, p, 1, 63, m)?;
-        let out = (xor(&top.0, &c.0), xor(&top.1, &c.1));
-        for used in [c.0, c.1] {
-            pool::give(used);
-        }
-        Ok(out)
+        let (p, g) = self.adder_inputs(v, 63 * m)?;
+        let top = (plane(m, &p.0, 63).to_vec(), plane(m, &p.1, 63).to_vec());
+        let c = self.carry_tree(g, p, 63, m)?;
+        Ok((xor(&top.0, &c.0), xor(&top.1, &c.1)))
     }
 
     /// `[x == 0]` for every element of `x` as one packed plane (bit `e % 64` of word `e / 64`),
@@ -288,17 +278,17 @@ impl Party {
     fn and_tree(&mut self, mut x: Pair, mut k: usize, m: usize) -> Result<Pair> {
         while k > 1 {
             let pairs = k / 2;
-            let mut z = self.zero_share_xor(pairs * m);
-            for (t, zt) in z.chunks_mut(m).enumerate() {
-                let (lo, hi) = (2 * t, 2 * t + 1);
-                let (x0, x1) = (plane(m, &x.0, lo), plane(m, &x.1, lo));
-                let (y0, y1) = (plane(m, &x.0, hi), plane(m, &x.1, hi));
-                and_local(zt, x0, x1, y0, y1);
-            }
-            let (mut z0, mut z1) = self.reshare_xor(z)?;
+            let (mut z0, mut z1) = self.and_planes(pairs, m, |t| Gate {
+                x: (plane(m, &x.0, 2 * t), plane(m, &x.1, 2 * t)),
+                y: (plane(m, &x.0, 2 * t + 1), plane(m, &x.1, 2 * t + 1)),
+                e: None,
+            })?;
             if k % 2 == 1 {
                 z0.extend_from_slice(plane(m, &x.0, k - 1));
                 z1.extend_from_slice(plane(m, &x.1, k - 1));
+            }
+            for old in [x.0, x.1] {
+                pool::give(old);
             }
             x = (z0, z1);
             k = pairs + k % 2;
@@ -360,6 +350,12 @@ impl Party {
     /// elements) and optionally values `x` (`n` words per component). Returns the arithmetic
     /// 0/1 bits (if `want_bit`) and the products (if `x` is given), as component pairs.
     /// 2 rounds; see the module docs.
+    ///
+    /// Each message is made in one pass over cache-sized chunks ([`for_chunks`]) that draws the
+    /// masks, computes the message words and writes them once, with the output components the
+    /// same pass draws. The output (and message) is `[bits..., products...]`; every part's
+    /// masks are a stream of `n` words of their own ([`Prg::take_stream`]), taken in the same
+    /// order by the two parties that share the key.
     pub(crate) fn inject(
         &mut self,
         bits: &Pair,
@@ -367,62 +363,84 @@ impl Party {
         x: Option<(&[u64], &[u64])>,
         want_bit: bool,
     ) -> Result<(Option<Pair>, Option<Pair>)> {
-        let outs = usize::from(want_bit) + usize::from(x.is_some());
+        let parts = usize::from(want_bit) + usize::from(x.is_some());
         let bit_of = |v: &[u64], e: usize| (v[e / 64] >> (e % 64)) & 1;
+        // the masks of the output components: one stream of n words per part, in part order
+        let part_streams = |prg: &mut Prg| {
+            let b = want_bit.then(|| prg.take_stream(n));
+            let p = x.is_some().then(|| prg.take_stream(n));
+            (b, p)
+        };
         let role = self.role();
-        // u: this party's additive half of [bit..., product...] (parties 1 and 2)
         let (s0, s1) = match role {
             0 => {
-                // the masks c_1, w_1 are drawn straight into the message, then replaced by
-                // c - c_1 and w - w_1
-                let mut msg = pool::take_zeroed(n * (1 + usize::from(x.is_some())));
-                let (cm, wm) = msg.split_at_mut(n);
-                self.prg_next.fill(cm);
-                for (e, r) in cm.iter_mut().enumerate() {
-                    let c = bit_of(&bits.0, e) ^ bit_of(&bits.1, e);
-                    *r = c.wrapping_sub(*r);
-                }
-                if let Some((x0, x1)) = x {
-                    self.prg_next.fill(wm);
-                    for (e, r) in wm.iter_mut().enumerate() {
-                        let c = bit_of(&bits.0, e) ^ bit_of(&bits.1, e);
-                        let w = x0[e].wrapping_add(x1[e]) & c.wrapping_neg();
-                        *r = w.wrapping_sub(*r);
-                    }
+                // c - c_1 and w - w_1 for party 2, c_1 and w_1 drawn from k_1
+                let mut cs = self.prg_next.take_stream(n);
+                let mut ws = x.is_some().then(|| self.prg_next.take_stream(n));
+                let c_of = |e: usize| bit_of(&bits.0, e) ^ bit_of(&bits.1, e);
+                let mut msg = pool::take(n * (1 + usize::from(x.is_some())));
+                for_chunks(n, [&mut cs], |s, [r]| {
+                    msg.extend(r.iter().zip(s..).map(|(r, e)| c_of(e).wrapping_sub(*r)));
+                });
+                if let (Some((x0, x1)), Some(ws)) = (x, ws.as_mut()) {
+                    for_chunks(n, [ws], |s, [r]| {
+                        msg.extend(r.iter().zip(s..).map(|(r, e)| {
+                            let w = x0[e].wrapping_add(x1[e]) & c_of(e).wrapping_neg();
+                            w.wrapping_sub(*r)
+                        }));
+                    });
                 }
                 self.comm.send(2, msg)?;
-                let d0 = self.prg_prev.words(outs * n);
-                let d1 = self.prg_next.words(outs * n);
+                let mut d0 = pool::take(parts * n);
+                let mut d1 = pool::take(parts * n);
+                for _ in 0..parts {
+                    let mut a = self.prg_prev.take_stream(n);
+                    let mut b = self.prg_next.take_stream(n);
+                    for_chunks(n, [&mut a, &mut b], |_, [a, b]| {
+                        d0.extend_from_slice(a);
+                        d1.extend_from_slice(b);
+                    });
+                }
                 (d0, d1)
             }
             1 => {
-                let c1 = self.prg_prev.words(n);
-                let nb = if want_bit { n } else { 0 };
-                let mut u = pool::take_zeroed(outs * n);
-                // w_1 is drawn straight into the product part of u
-                if x.is_some() {
-                    self.prg_prev.fill(&mut u[nb..]);
-                }
-                let d1 = self.prg_prev.words(outs * n);
-                let (ub, up) = u.split_at_mut(nb);
                 // party 1's components are (x_1, x_2) and (β_1, β_2 = d)
-                for (e, (v, c)) in ub.iter_mut().zip(&c1).enumerate() {
-                    let mask = bit_of(&bits.1, e).wrapping_neg();
-                    *v = (mask & 1).wrapping_add(signed(*c, mask));
+                let mut cs = self.prg_prev.take_stream(n);
+                let mut ws = x.is_some().then(|| self.prg_prev.take_stream(n));
+                let (db, dp) = part_streams(&mut self.prg_prev);
+                let mask_of = |e: usize| bit_of(&bits.1, e).wrapping_neg();
+                let mut d1 = pool::take(parts * n);
+                let mut u = pool::take(parts * n);
+                let mut msg = pool::take(parts * n);
+                if let Some(mut db) = db {
+                    // u = d + s c_1 - D_1
+                    for_chunks(n, [&mut cs.clone(), &mut db], |s, [c, d]| {
+                        d1.extend_from_slice(d);
+                        let at = u.len();
+                        u.extend(c.iter().zip(d).zip(s..).map(|((c, d), e)| {
+                            let mask = mask_of(e);
+                            (mask & 1).wrapping_add(signed(*c, mask)).wrapping_sub(*d)
+                        }));
+                        msg.extend_from_slice(&u[at..]);
+                    });
                 }
-                if let Some((x1, x2)) = x {
-                    for (e, (v, c)) in up.iter_mut().zip(&c1).enumerate() {
-                        let mask = bit_of(&bits.1, e).wrapping_neg();
-                        let t = v.wrapping_add(c.wrapping_mul(x2[e]));
-                        *v = (x1[e].wrapping_add(x2[e]) & mask).wrapping_add(signed(t, mask));
-                    }
+                if let (Some((x1, x2)), Some(ws), Some(mut dp)) = (x, ws.as_mut(), dp) {
+                    // u = d (x_1 + x_2) + s (w_1 + c_1 x_2) - D_1
+                    for_chunks(n, [&mut cs, ws, &mut dp], |s, [c, w, d]| {
+                        d1.extend_from_slice(d);
+                        let at = u.len();
+                        u.extend(c.iter().zip(w).zip(d).zip(s..).map(|(((c, w), d), e)| {
+                            let mask = mask_of(e);
+                            let t = w.wrapping_add(c.wrapping_mul(x2[e]));
+                            let v =
+                                (x1[e].wrapping_add(x2[e]) & mask).wrapping_add(signed(t, mask));
+                            v.wrapping_sub(*d)
+                        }));
+                        msg.extend_from_slice(&u[at..]);
+                    });
                 }
-                pool::give(c1);
-                for (v, d) in u.iter_mut().zip(&d1) {
-                    *v = v.wrapping_sub(*d);
-                }
-                self.comm.send_copy(2, &u)?;
-                let mut other = self.comm.recv(2, outs * n)?;
+                self.comm.send(2, msg)?;
+                let mut other = self.comm.recv(2, parts * n)?;
                 for (o, a) in other.iter_mut().zip(&u) {
                     *o = o.wrapping_add(*a);
                 }
@@ -430,30 +448,45 @@ impl Party {
                 (d1, other)
             }
             _ => {
-                let d0 = self.prg_next.words(outs * n);
+                // party 2's components are (x_2, x_0) and (β_2 = d, β_0)
+                let (db, dp) = part_streams(&mut self.prg_next);
                 let msg = self.comm.recv(0, n * (1 + usize::from(x.is_some())))?;
                 let (c2, w2) = msg.split_at(n);
-                let mut u = pool::take(outs * n);
-                // party 2's components are (x_2, x_0) and (β_2 = d, β_0)
-                if want_bit {
-                    for (e, c) in c2.iter().enumerate() {
-                        let mask = bit_of(&bits.0, e).wrapping_neg();
-                        u.push(signed(*c, mask));
-                    }
+                let mask_of = |e: usize| bit_of(&bits.0, e).wrapping_neg();
+                let mut d0 = pool::take(parts * n);
+                let mut u = pool::take(parts * n);
+                let mut out = pool::take(parts * n);
+                if let Some(mut db) = db {
+                    // u = s c_2 - D_0
+                    for_chunks(n, [&mut db], |s, [d]| {
+                        d0.extend_from_slice(d);
+                        let at = u.len();
+                        u.extend(
+                            d.iter()
+                                .zip(s..)
+                                .map(|(d, e)| signed(c2[e], mask_of(e)).wrapping_sub(*d)),
+                        );
+                        out.extend_from_slice(&u[at..]);
+                    });
                 }
-                if let Some((x2, x0)) = x {
-                    for (e, c) in c2.iter().enumerate() {
-                        let mask = bit_of(&bits.0, e).wrapping_neg();
-                        let t = w2[e].wrapping_add(c.wrapping_mul(x2[e]));
-                        u.push((x0[e] & mask).wrapping_add(signed(t, mask)));
-                    }
+                if let (Some((x2, x0)), Some(mut dp)) = (x, dp) {
+                    // u = d x_0 + s (w_2 + c_2 x_2) - D_0
+                    for_chunks(n, [&mut dp], |s, [d]| {
+                        d0.extend_from_slice(d);
+                        let at = u.len();
+                        u.extend(d.iter().zip(s..).map(|(d, e)| {
+                            let mask = mask_of(e);
+                            let t = w2[e].wrapping_add(c2[e].wrapping_mul(x2[e]));
+                            (x0[e] & mask)
+                                .wrapping_add(signed(t, mask))
+                                .wrapping_sub(*d)
+                        }));
+                        out.extend_from_slice(&u[at..]);
+                    });
                 }
                 pool::give(msg);
-                for (v, d) in u.iter_mut().zip(&d0) {
-                    *v = v.wrapping_sub(*d);
-                }
-                self.comm.send_copy(1, &u)?;
-                let mut other = self.comm.recv(1, outs * n)?;
+                self.comm.send(1, out)?;
+                let mut other = self.comm.recv(1, parts * n)?;
                 for (o, a) in other.iter_mut().zip(&u) {
                     *o = o.wrapping_add(*a);
                 }

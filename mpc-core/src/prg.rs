@@ -15,6 +15,10 @@ use aes::Aes128;
 use aes::Block;
 use aes::cipher::{BlockCipherEncrypt, KeyInit};
 
+/// Words of keystream made at a time by the chunked forms (even, so that chunking does not change
+/// the stream; 16 KiB, well inside a core's L1/L2 cache).
+pub(crate) const CHUNK: usize = 2048;
+
 /// A 128-bit PRG seed.
 pub type Seed = [u8; 16];
 
@@ -102,20 +106,28 @@ impl Prg {
         }
     }
 
-    /// The next `n` words of the stream, in a vector from [`mpc_net::pool`] (written once: the
-    /// counter blocks go straight into it, with no zeroing pass first).
+    /// The next `n` words of the stream, in a vector from [`mpc_net::pool`], written once: the
+    /// keystream is made in a cache-resident chunk and appended, so the large buffer sees one
+    /// pass of stores (no zeroing, no counter pass before the in-place encryption).
     pub fn words(&mut self, n: usize) -> Vec<u64> {
-        let c = self.counter;
         let mut v: Vec<u64> = mpc_net::pool::take(n);
-        v.extend((0..n as u64).map(|i| {
-            if i % 2 == 0 {
-                c.wrapping_add(i / 2).to_le()
-            } else {
-                0
-            }
-        }));
-        self.encrypt_counters(&mut v);
+        let mut buf = [0u64; CHUNK];
+        while v.len() < n {
+            let b = &mut buf[..CHUNK.min(n - v.len())];
+            self.fill(b);
+            v.extend_from_slice(b);
+        }
         v
+    }
+
+    /// A generator of the next `n` words of this stream, which this one then skips: drawing
+    /// them from the returned generator (in even-sized chunks but the last) gives the words
+    /// [`Prg::words`]`(n)` would have, so several streams can be drawn chunk by chunk side by
+    /// side ([`for_chunks`]).
+    pub fn take_stream(&mut self, n: usize) -> Prg {
+        let part = self.clone();
+        self.counter = self.counter.wrapping_add(n.div_ceil(2) as u64);
+        part
     }
 
     /// XORs the next `out.len()` words of the stream into `out`.
@@ -131,14 +143,37 @@ impl Prg {
     /// `out[i] = op(out[i], next word)`, drawing the stream in cache-sized chunks (an even
     /// chunk length, so the words are those [`Prg::fill`] would give).
     fn combine_into(&mut self, out: &mut [u64], op: impl Fn(u64, u64) -> u64) {
-        let mut buf = [0u64; 2048];
-        for chunk in out.chunks_mut(2048) {
+        let mut buf = [0u64; CHUNK];
+        for chunk in out.chunks_mut(CHUNK) {
             let b = &mut buf[..chunk.len()];
             self.fill(b);
             for (o, r) in chunk.iter_mut().zip(b.iter()) {
                 *o = op(*o, *r);
             }
         }
+    }
+}
+
+/// Words per chunk of [`for_chunks`] (even; up to three 8 KiB chunks stay in a core's L1).
+const SIDE_CHUNK: usize = 1024;
+
+/// Walks `0..n` in chunks, drawing each chunk's words from every generator of `streams` (each
+/// yields the words [`Prg::words`]`(n)` would), and calls `f(start, [chunk of each stream])`.
+/// Fused loops over several keystreams use it instead of materialising each stream in full.
+pub(crate) fn for_chunks<const K: usize>(
+    n: usize,
+    mut streams: [&mut Prg; K],
+    mut f: impl FnMut(usize, [&[u64]; K]),
+) {
+    let mut bufs = [[0u64; SIDE_CHUNK]; K];
+    let mut start = 0;
+    while start < n {
+        let len = SIDE_CHUNK.min(n - start);
+        for (prg, buf) in streams.iter_mut().zip(bufs.iter_mut()) {
+            prg.fill(&mut buf[..len]);
+        }
+        f(start, std::array::from_fn(|i| &bufs[i][..len]));
+        start += len;
     }
 }
 
@@ -194,6 +229,25 @@ mod tests {
             for i in 0..n {
                 assert_eq!(y[i], 5u64.wrapping_sub(r[i]));
             }
+        }
+    }
+
+    #[test]
+    fn taken_streams_and_chunked_draws_give_the_words_of_words() {
+        for n in [0, 1, 2, 1023, 1024, 1025, 3001] {
+            let mut a = Prg::new(&[4u8; 16]);
+            let mut b = Prg::new(&[4u8; 16]);
+            let (x, y, z) = (a.words(n), a.words(n), a.words(7));
+            let mut s1 = b.take_stream(n);
+            let mut s2 = b.take_stream(n);
+            assert_eq!(b.words(7), z, "the parent skips the taken words, n = {n}");
+            let (mut gx, mut gy) = (Vec::new(), Vec::new());
+            for_chunks(n, [&mut s1, &mut s2], |start, [c1, c2]| {
+                assert_eq!(start, gx.len());
+                gx.extend_from_slice(c1);
+                gy.extend_from_slice(c2);
+            });
+            assert_eq!((gx, gy), (x, y), "n = {n}");
         }
     }
 
