@@ -183,6 +183,23 @@ pub struct AShare {
     pub(crate) frac_bits: u32,
 }
 
+impl Drop for AShare {
+    /// Gives large components back to [`mpc_net::pool`], so that the next protocol's buffers
+    /// come from memory already mapped (results are the one kind of buffer that leaves a
+    /// protocol; see the pool's docs).
+    fn drop(&mut self) {
+        for a in [&mut self.s0, &mut self.s1] {
+            if a.len() >= mpc_net::pool::MIN_WORDS {
+                let a = std::mem::replace(a, ArrayD::from_elem(IxDyn(&[0]), 0));
+                let (v, offset) = a.into_raw_vec_and_offset();
+                if offset == Some(0) {
+                    mpc_net::pool::give(v);
+                }
+            }
+        }
+    }
+}
+
 /// Boolean (XOR) replicated shares of a tensor of 64-bit words, as held by one party.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BShare {

@@ -12,7 +12,8 @@
 //!
 //! Buffers below [`MIN_WORDS`] are left to the allocator (its free lists serve them well). The
 //! pool keeps at most [`limit`] bytes (256 MiB unless [`set_limit`] says otherwise); a buffer
-//! given beyond that is freed. A taken buffer is empty (length 0, its old contents gone from
+//! given beyond that frees the buffers given longest ago (the shapes a program uses now are the
+//! ones it gave back last). A taken buffer is empty (length 0, its old contents gone from
 //! view), so nothing computed with one buffer can be read through another. The three parties of
 //! the in-process harness share one pool, as they share one address space; in a deployment each
 //! server is its own process with its own pool.
@@ -57,7 +58,7 @@ pub fn take(n: usize) -> Vec<u64> {
             .filter(|(_, v)| v.capacity() >= n && v.capacity() / 4 <= n)
             .min_by_key(|(_, v)| v.capacity())
             .map(|(i, _)| i);
-        best.map(|i| free.swap_remove(i))
+        best.map(|i| free.remove(i))
     };
     match found {
         Some(mut v) => {
@@ -79,16 +80,27 @@ pub fn take_zeroed(n: usize) -> Vec<u64> {
     v
 }
 
-/// Gives a buffer back for a later [`take`] (small ones, and any beyond the limit, are freed).
+/// Gives a buffer back for a later [`take`]. Small ones are freed; when the pool would hold more
+/// than its limit, the buffers given longest ago are freed to make room.
 pub fn give(v: Vec<u64>) {
     let bytes = 8 * v.capacity();
     if v.capacity() < MIN_WORDS {
         return;
     }
-    let mut free = FREE.lock().unwrap_or_else(|e| e.into_inner());
-    if held(&free) + bytes <= LIMIT.load(Ordering::Relaxed) {
-        free.push(v);
+    let limit = LIMIT.load(Ordering::Relaxed);
+    if bytes > limit {
+        return;
     }
+    let mut free = FREE.lock().unwrap_or_else(|e| e.into_inner());
+    // the oldest buffers make room: the shapes a program uses now are those it gave back last
+    let mut total = held(&free) + bytes;
+    let mut evict = 0;
+    while total > limit {
+        total -= 8 * free[evict].capacity();
+        evict += 1;
+    }
+    free.drain(..evict);
+    free.push(v);
 }
 
 /// The most bytes the pool keeps.
@@ -149,9 +161,19 @@ mod tests {
             take(MIN_WORDS * 2),
             take_zeroed(MIN_WORDS * 2),
         ];
+        let ptrs: Vec<*const u64> = three.iter().map(|v| v.as_ptr()).collect();
         three.into_iter().for_each(give);
         let held = stats().held_bytes;
         assert!(held <= 8 * n && held >= 8 * MIN_WORDS * 2, "{held}");
+        // the first one given made room for the third: the last two are the ones kept
+        let (x, y) = (take(MIN_WORDS * 2), take(MIN_WORDS * 2));
+        let mut kept = [x.as_ptr(), y.as_ptr()];
+        kept.sort();
+        let mut last_two = [ptrs[1], ptrs[2]];
+        last_two.sort();
+        assert_eq!(kept, last_two);
+        give(x);
+        give(y);
         set_limit(0);
         assert_eq!(stats().held_bytes, 0);
         set_limit(old);
