@@ -131,9 +131,19 @@ pub(crate) fn to_planes_with(words: &[u64], add: Option<&[u64]>, nbits: usize) -
     let full = (n / (64 * LANES)) * LANES;
     let mut wide = [[0u64; LANES]; 64];
     for w in (0..full).step_by(LANES) {
-        for (l, b) in (w..w + LANES).map(block).enumerate() {
-            for (row, v) in wide.iter_mut().zip(b) {
-                row[l] = v;
+        for l in 0..LANES {
+            let range = (w + l) * 64..(w + l + 1) * 64;
+            match add.and_then(|a| a.get(range.clone())) {
+                Some(extra) => {
+                    for ((row, x), y) in wide.iter_mut().zip(&words[range]).zip(extra) {
+                        row[l] = x.wrapping_add(*y);
+                    }
+                }
+                None => {
+                    for (row, x) in wide.iter_mut().zip(&words[range]) {
+                        row[l] = *x;
+                    }
+                }
             }
         }
         transpose64xl(&mut wide);

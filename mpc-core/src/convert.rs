@@ -67,22 +67,6 @@ fn plane(m: usize, v: &[u64], t: usize) -> &[u64] {
     &v[t * m..(t + 1) * m]
 }
 
-/// `(a & b) ^ mask`, element-wise.
-fn masked_and(a: &[u64], b: &[u64], mask: &[u64]) -> Vec<u64> {
-    a.iter()
-        .zip(b)
-        .zip(mask)
-        .map(|((a, b), c)| (a & b) ^ c)
-        .collect()
-}
-
-/// `out ^= (a & b) ^ mask`, element-wise.
-fn xor_masked_and(out: &mut [u64], a: &[u64], b: &[u64], mask: &[u64]) {
-    for (((o, a), b), c) in out.iter_mut().zip(a).zip(b).zip(mask) {
-        *o ^= (a & b) ^ c;
-    }
-}
-
 fn xor(a: &[u64], b: &[u64]) -> Vec<u64> {
     a.iter().zip(b).map(|(x, y)| x ^ y).collect()
 }
@@ -121,35 +105,74 @@ impl Party {
         let len = v.len();
         match self.role() {
             0 => {
-                let a1 = self.prg_next.words(len);
+                // A_0 = a ^ A_1, made in place and written once more as the message
+                let mut stream = self.prg_next.take_stream(len);
+                let mut a1 = pool::take(len);
+                let mut msg = pool::take(len);
                 let mut a0 = v;
-                for (a, r) in a0.iter_mut().zip(&a1) {
-                    *a ^= *r;
-                }
-                self.comm.send_copy(2, &a0)?;
+                for_chunks(len, [&mut stream], |s, [r]| {
+                    a1.extend_from_slice(r);
+                    let a = &mut a0[s..s + r.len()];
+                    for (a, r) in a.iter_mut().zip(r) {
+                        *a ^= *r;
+                    }
+                    msg.extend_from_slice(a);
+                });
+                self.comm.send(2, msg)?;
                 let c0 = self.prg_prev.words(lg);
                 let c1 = self.prg_next.words(lg);
                 Ok(((a0, a1), (c0, c1)))
             }
             1 => {
                 let a1 = self.prg_prev.words(len);
-                let c1 = self.prg_prev.words(lg);
-                let half = masked_and(&a1, &v, &c1);
-                self.comm.send(2, half)?;
-                let mut c2 = self.comm.recv(2, lg)?;
-                xor_masked_and(&mut c2, &a1, &v, &c1);
+                let mut stream = self.prg_prev.take_stream(lg);
+                let (c1, c2) = self.exchange_generate(&a1, &v, lg, &mut stream, 2)?;
                 Ok(((a1, v), (c1, c2)))
             }
             _ => {
                 let a0 = self.comm.recv(0, len)?;
-                let c0 = self.prg_next.words(lg);
-                let half = masked_and(&a0, &v, &c0);
-                self.comm.send(1, half)?;
-                let mut c2 = self.comm.recv(1, lg)?;
-                xor_masked_and(&mut c2, &a0, &v, &c0);
+                let mut stream = self.prg_next.take_stream(lg);
+                let (c0, c2) = self.exchange_generate(&a0, &v, lg, &mut stream, 1)?;
                 Ok(((v, a0), (c2, c0)))
             }
         }
+    }
+
+    /// Parties 1 and 2's half of the generate exchange over the first `lg` words: with `a`
+    /// this party's share of party 0's summand, `b` the common summand and `mask` the key
+    /// stream party 0 shares with this party, sends `(a & b) ^ mask` to `peer` and returns
+    /// `(mask, C_2)` with `C_2` the XOR of the two halves (each half is written once to the
+    /// message and once kept).
+    fn exchange_generate(
+        &mut self,
+        a: &[u64],
+        b: &[u64],
+        lg: usize,
+        mask: &mut Prg,
+        peer: usize,
+    ) -> Result<(Vec<u64>, Vec<u64>)> {
+        let mut c = pool::take(lg);
+        let mut half = pool::take(lg);
+        let mut msg = pool::take(lg);
+        for_chunks(lg, [mask], |s, [r]| {
+            c.extend_from_slice(r);
+            let at = half.len();
+            half.extend(
+                a[s..]
+                    .iter()
+                    .zip(&b[s..])
+                    .zip(r)
+                    .map(|((a, b), r)| (a & b) ^ r),
+            );
+            msg.extend_from_slice(&half[at..]);
+        });
+        self.comm.send(peer, msg)?;
+        let mut c2 = self.comm.recv(peer, lg)?;
+        for (o, h) in c2.iter_mut().zip(&half) {
+            *o ^= *h;
+        }
+        pool::give(half);
+        Ok((c, c2))
     }
 
     /// The carry out of `k` bit-plane groups of `m` words each: the group generate of all of

@@ -149,6 +149,31 @@ proptest! {
         check_activations(&uniform(&mut rng(seed), &[n], scale));
     }
 
+    /// ReLU and its derivative on arbitrary ring words, exactly, at lengths that reach every
+    /// path of the fused kernels: the eight-block bit slicing and its one-block tail, odd plane
+    /// lengths, AND layers whose keystream chunks (2,048 words) end inside a gate's planes,
+    /// and injections past one keystream chunk (1,024 elements).
+    #[test]
+    fn relu_and_drelu_exact_at_every_kernel_path(seed in any::<u64>(), n in 1usize..5000) {
+        use rand::RngExt;
+        let mut r = rng(seed);
+        let vals: Vec<i64> = (0..n).map(|_| r.random::<i64>()).collect();
+        let x = ring(&vals);
+        let out = run_3pc(|p| {
+            let s = share_ring(p, &x, 0)?;
+            let (y, d) = p.relu_with_drelu(&s)?;
+            let plain = p.relu(&s)?;
+            Ok((p.reveal(&plain)?, p.reveal(&y)?, p.reveal(&d)?))
+        })
+        .unwrap();
+        for (i, &v) in vals.iter().enumerate() {
+            let (relu, drelu) = (if v < 0 { 0 } else { v as u64 }, u64::from(v >= 0));
+            prop_assert_eq!(out[0].0[i], relu, "relu of {}", v);
+            prop_assert_eq!(out[1].1[i], relu, "relu_with_drelu of {}", v);
+            prop_assert_eq!(out[2].2[i], drelu, "drelu of {}", v);
+        }
+    }
+
     #[test]
     fn comparisons_match_f64(seed in any::<u64>(), n in 1usize..100) {
         let mut r = rng(seed);
