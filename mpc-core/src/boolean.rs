@@ -19,12 +19,14 @@
 //! (a carry tree) then sends only its surviving gates, 64 elements per word, with no padding
 //! except in the last word when `n` is not a multiple of 64.
 
+use crate::convert::Pair;
 use crate::error::{CoreError, Result};
 use crate::party::{Party, to_array};
 use crate::prg::CHUNK;
 use crate::share::BShare;
 use ndarray::ArrayD;
 use std::borrow::Cow;
+use std::sync::Arc;
 
 /// Row-major words of an array, borrowed when it is contiguous in standard order.
 pub(crate) fn flat(a: &ArrayD<u64>) -> Cow<'_, [u64]> {
@@ -237,25 +239,59 @@ impl Party {
     /// (1 round, `8 * gates * m` bytes sent): output plane `q` is `x & y ^ e` for the operands
     /// `gate(q)` gives (`e`, if any, is XORed in for free). Returns this party's two components,
     /// output plane `q` at offset `q * m`.
-    ///
-    /// Fused into one pass over cache-sized chunks: this party's component of the zero-sharing
-    /// (`F(k_i) ^ F(k_{i+1})`, the same words [`Party::zero_share_xor`] would draw), the local
-    /// AND and this party's component `e_i` make `z_i ^ e_i`, written once to the kept buffer and
-    /// once to the message. The receiver (party `i - 1`) holds `e_i` itself, so the message tells
-    /// it nothing new, and it is masked by `F(k_{i+1})`, which the receiver lacks.
     pub(crate) fn and_planes<'a>(
         &mut self,
         gates: usize,
         m: usize,
         gate: impl Fn(usize) -> Gate<'a>,
-    ) -> Result<(Vec<u64>, Vec<u64>)> {
+    ) -> Result<Pair> {
         let n = gates * m;
         let mut keep = mpc_net::pool::take(n);
         let mut msg = mpc_net::pool::take(n);
+        self.and_layer(m, n, &gate, &mut keep, Some(&mut msg));
+        let (next, prev) = (self.comm.next(), self.comm.prev());
+        self.comm.send(prev, msg)?;
+        let other = self.comm.recv(next, n)?;
+        Ok((keep, other))
+    }
+
+    /// [`Party::and_planes`] with both components as read-only shared buffers: this party's
+    /// is the message itself ([`mpc_net::Comm::send_shared`]; in process the receiver reads
+    /// the same memory), so each output word is written once.
+    pub(crate) fn and_planes_shared<'a>(
+        &mut self,
+        gates: usize,
+        m: usize,
+        gate: impl Fn(usize) -> Gate<'a>,
+    ) -> Result<SharedPair> {
+        let n = gates * m;
+        let mut keep = mpc_net::pool::take(n);
+        self.and_layer(m, n, &gate, &mut keep, None);
+        let keep = Arc::new(keep);
+        let (next, prev) = (self.comm.next(), self.comm.prev());
+        self.comm.send_shared(prev, &keep)?;
+        let other = self.comm.recv_shared(next, n)?;
+        Ok((keep, other))
+    }
+
+    /// The local part of an AND layer: appends this party's `n` words of `z_i ^ e_i` to `keep`
+    /// (and `msg`, if given), in one pass over cache-sized chunks that draws this party's
+    /// component of the zero-sharing (`F(k_i) ^ F(k_{i+1})`, the same words
+    /// [`Party::zero_share_xor`] would draw) and does the local AND. The receiver of the
+    /// message (party `i - 1`) holds `e_i` itself, so the message tells it nothing new, and it
+    /// is masked by `F(k_{i+1})`, which the receiver lacks.
+    fn and_layer<'a>(
+        &mut self,
+        m: usize,
+        n: usize,
+        gate: &impl Fn(usize) -> Gate<'a>,
+        keep: &mut Vec<u64>,
+        mut msg: Option<&mut Vec<u64>>,
+    ) {
         let mut z = [0u64; CHUNK];
         let mut r = [0u64; CHUNK];
-        while keep.len() < n {
-            let pos = keep.len();
+        let mut pos = 0;
+        while pos < n {
             let len = CHUNK.min(n - pos);
             self.prg_prev.fill(&mut z[..len]);
             self.prg_next.fill(&mut r[..len]);
@@ -275,13 +311,35 @@ impl Party {
                 i += seg;
             }
             keep.extend_from_slice(&z[..len]);
-            msg.extend_from_slice(&z[..len]);
+            if let Some(msg) = msg.as_deref_mut() {
+                msg.extend_from_slice(&z[..len]);
+            }
+            pos += len;
         }
-        let (next, prev) = (self.comm.next(), self.comm.prev());
-        self.comm.send(prev, msg)?;
-        let other = self.comm.recv(next, n)?;
-        Ok((keep, other))
     }
+}
+
+/// A read-only buffer shared with a peer (see [`mpc_net::Comm::send_shared`]).
+pub(crate) type Shared = Arc<Vec<u64>>;
+
+/// Replicated components held as shared buffers.
+pub(crate) type SharedPair = (Shared, Shared);
+
+/// Drops this party's reference to a shared buffer; the last holder gives it back to the pool.
+pub(crate) fn release(a: Shared) {
+    if let Some(v) = Arc::into_inner(a) {
+        mpc_net::pool::give(v);
+    }
+}
+
+/// The words of a shared buffer as an owned vector: the buffer itself if this is its last
+/// holder, else a copy.
+pub(crate) fn into_owned(a: Shared) -> Vec<u64> {
+    Arc::try_unwrap(a).unwrap_or_else(|a| {
+        let mut v = mpc_net::pool::take(a.len());
+        v.extend_from_slice(&a);
+        v
+    })
 }
 
 /// The operands of one AND gate of [`Party::and_planes`]: replicated pairs of `m`-word planes.

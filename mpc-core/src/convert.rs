@@ -52,12 +52,15 @@
 //! `k_1` towards party 2; party 2's halves by `k_0` towards party 1). No failure probability:
 //! the results are exact for every ring value.
 
-use crate::boolean::{Gate, flat, pack_bits, to_planes, unpack_bits};
+use crate::boolean::{
+    Gate, Shared, SharedPair, flat, into_owned, pack_bits, release, to_planes, unpack_bits,
+};
 use crate::error::{CoreError, Result};
 use crate::party::{Party, to_array};
 use crate::prg::{Prg, for_chunks};
 use crate::share::{AShare, BShare};
 use mpc_net::pool;
+use std::sync::Arc;
 
 /// Replicated components of packed boolean values: `(s0, s1)`.
 pub(crate) type Pair = (Vec<u64>, Vec<u64>);
@@ -99,41 +102,40 @@ impl Party {
 
     /// Shares the adder inputs (see the module docs): `v` is this party's summand in any packed
     /// layout of `len` words; returns the replicated propagate `P = a ^ b` (all `len` words)
-    /// and generate `G = a & b` (the first `lg` words). 2 rounds; party 0 sends `len` words,
-    /// parties 1 and 2 send `lg` words.
-    fn adder_inputs(&mut self, v: Vec<u64>, lg: usize) -> Result<(Pair, Pair)> {
+    /// and generate `G = a & b` (the first `lg` words), as shared buffers (a message is the
+    /// sender's own component, [`mpc_net::Comm::send_shared`]). 2 rounds; party 0 sends `len`
+    /// words, parties 1 and 2 send `lg` words.
+    fn adder_inputs(&mut self, v: Vec<u64>, lg: usize) -> Result<(SharedPair, SharedPair)> {
         let len = v.len();
         match self.role() {
             0 => {
-                // A_0 = a ^ A_1, made in place and written once more as the message
+                // A_0 = a ^ A_1, made in place in the pass that draws A_1
                 let mut stream = self.prg_next.take_stream(len);
                 let mut a1 = pool::take(len);
-                let mut msg = pool::take(len);
                 let mut a0 = v;
                 for_chunks(len, [&mut stream], |s, [r]| {
                     a1.extend_from_slice(r);
-                    let a = &mut a0[s..s + r.len()];
-                    for (a, r) in a.iter_mut().zip(r) {
+                    for (a, r) in a0[s..s + r.len()].iter_mut().zip(r) {
                         *a ^= *r;
                     }
-                    msg.extend_from_slice(a);
                 });
-                self.comm.send(2, msg)?;
-                let c0 = self.prg_prev.words(lg);
-                let c1 = self.prg_next.words(lg);
-                Ok(((a0, a1), (c0, c1)))
+                let a0 = Arc::new(a0);
+                self.comm.send_shared(2, &a0)?;
+                let c0 = Arc::new(self.prg_prev.words(lg));
+                let c1 = Arc::new(self.prg_next.words(lg));
+                Ok(((a0, Arc::new(a1)), (c0, c1)))
             }
             1 => {
                 let a1 = self.prg_prev.words(len);
                 let mut stream = self.prg_prev.take_stream(lg);
                 let (c1, c2) = self.exchange_generate(&a1, &v, lg, &mut stream, 2)?;
-                Ok(((a1, v), (c1, c2)))
+                Ok(((Arc::new(a1), Arc::new(v)), (c1, c2)))
             }
             _ => {
-                let a0 = self.comm.recv(0, len)?;
+                let a0 = self.comm.recv_shared(0, len)?;
                 let mut stream = self.prg_next.take_stream(lg);
                 let (c0, c2) = self.exchange_generate(&a0, &v, lg, &mut stream, 1)?;
-                Ok(((v, a0), (c2, c0)))
+                Ok(((Arc::new(v), a0), (c2, c0)))
             }
         }
     }
@@ -141,8 +143,7 @@ impl Party {
     /// Parties 1 and 2's half of the generate exchange over the first `lg` words: with `a`
     /// this party's share of party 0's summand, `b` the common summand and `mask` the key
     /// stream party 0 shares with this party, sends `(a & b) ^ mask` to `peer` and returns
-    /// `(mask, C_2)` with `C_2` the XOR of the two halves (each half is written once to the
-    /// message and once kept).
+    /// `(mask, C_2)` with `C_2` the XOR of the two halves.
     fn exchange_generate(
         &mut self,
         a: &[u64],
@@ -150,13 +151,11 @@ impl Party {
         lg: usize,
         mask: &mut Prg,
         peer: usize,
-    ) -> Result<(Vec<u64>, Vec<u64>)> {
+    ) -> Result<(Shared, Shared)> {
         let mut c = pool::take(lg);
         let mut half = pool::take(lg);
-        let mut msg = pool::take(lg);
         for_chunks(lg, [mask], |s, [r]| {
             c.extend_from_slice(r);
-            let at = half.len();
             half.extend(
                 a[s..]
                     .iter()
@@ -164,37 +163,38 @@ impl Party {
                     .zip(r)
                     .map(|((a, b), r)| (a & b) ^ r),
             );
-            msg.extend_from_slice(&half[at..]);
         });
-        self.comm.send(peer, msg)?;
-        let mut c2 = self.comm.recv(peer, lg)?;
-        for (o, h) in c2.iter_mut().zip(&half) {
-            *o ^= *h;
-        }
-        pool::give(half);
-        Ok((c, c2))
+        let half = Arc::new(half);
+        self.comm.send_shared(peer, &half)?;
+        let other = self.comm.recv_shared(peer, lg)?;
+        let mut c2 = pool::take(lg);
+        c2.extend(half.iter().zip(other.iter()).map(|(h, o)| h ^ o));
+        release(half);
+        release(other);
+        Ok((Arc::new(c), Arc::new(c2)))
     }
 
     /// The carry out of `k` bit-plane groups of `m` words each: the group generate of all of
     /// them, by the pairwise tree of the module docs. Group `t`'s generate is plane `t` of `g`
     /// and its propagate plane `t` of `p` (group 0's propagate is never read). `ceil(log2 k)`
     /// rounds. The higher group's generate is XORed into each `G` gate as it is made
-    /// ([`Party::and_planes`]), so a received level is used as it arrives.
-    fn carry_tree(&mut self, g: Pair, p: Pair, k: usize, m: usize) -> Result<Pair> {
+    /// ([`Party::and_planes_shared`]), so a received level is used as it arrives, and each
+    /// level is one buffer per party, read by it and by the party it was sent to.
+    fn carry_tree(&mut self, g: SharedPair, p: SharedPair, k: usize, m: usize) -> Result<Pair> {
         // every plane of a level, as (buffer in `store`, plane index)
-        let mut store: Vec<Pair> = vec![g, p];
+        let mut store: Vec<SharedPair> = vec![g, p];
         let mut gs: Vec<(usize, usize)> = (0..k).map(|t| (0, t)).collect();
         let mut ps: Vec<(usize, usize)> = (0..k).map(|t| (1, t)).collect();
         while gs.len() > 1 {
             let k = gs.len();
             let pairs = k / 2;
             let get = |(b, t): (usize, usize)| {
-                let v: &Pair = &store[b];
+                let v: &SharedPair = &store[b];
                 (plane(m, &v.0, t), plane(m, &v.1, t))
             };
             // gate q < pairs: G_{2q+1} ^ (P_{2q+1} & G_{2q});
             // gate pairs + t - 1 (t >= 1): P_{2t+1} & P_{2t}
-            let out = self.and_planes(2 * pairs - 1, m, |q| {
+            let out = self.and_planes_shared(2 * pairs - 1, m, |q| {
                 if q < pairs {
                     Gate {
                         x: get(ps[2 * q + 1]),
@@ -217,13 +217,13 @@ impl Party {
             if k % 2 == 1 {
                 // the last group passes through: its two planes move out of the old buffers
                 let ((g0, g1), (p0, p1)) = (get(gs[k - 1]), get(ps[k - 1]));
-                next.push(([g0, p0].concat(), [g1, p1].concat()));
+                next.push((Arc::new([g0, p0].concat()), Arc::new([g1, p1].concat())));
                 ng.push((1, 0));
                 np.push((1, 1));
             }
             for (a, b) in std::mem::replace(&mut store, next) {
-                pool::give(a);
-                pool::give(b);
+                release(a);
+                release(b);
             }
             gs = ng;
             ps = np;
@@ -232,8 +232,8 @@ impl Party {
         let v = &store[b];
         let c = (plane(m, &v.0, t).to_vec(), plane(m, &v.1, t).to_vec());
         for (a, b) in store {
-            pool::give(a);
-            pool::give(b);
+            release(a);
+            release(b);
         }
         Ok(c)
     }
@@ -337,7 +337,9 @@ impl Party {
     pub fn a2b(&mut self, x: &AShare) -> Result<BShare> {
         let n = x.len();
         let v = self.split_summand(x);
-        let ((p0, p1), (mut g0, mut g1)) = self.adder_inputs(v, n)?;
+        let (p, g) = self.adder_inputs(v, n)?;
+        let (p0, p1) = (into_owned(p.0), into_owned(p.1));
+        let (mut g0, mut g1) = (into_owned(g.0), into_owned(g.1));
         let (mut q0, mut q1) = (p0.clone(), p1.clone());
         for d in [1u32, 2, 4, 8, 16, 32] {
             let last = d == 32;
@@ -434,24 +436,20 @@ impl Party {
                 let mask_of = |e: usize| bit_of(&bits.1, e).wrapping_neg();
                 let mut d1 = pool::take(parts * n);
                 let mut u = pool::take(parts * n);
-                let mut msg = pool::take(parts * n);
                 if let Some(mut db) = db {
                     // u = d + s c_1 - D_1
                     for_chunks(n, [&mut cs.clone(), &mut db], |s, [c, d]| {
                         d1.extend_from_slice(d);
-                        let at = u.len();
                         u.extend(c.iter().zip(d).zip(s..).map(|((c, d), e)| {
                             let mask = mask_of(e);
                             (mask & 1).wrapping_add(signed(*c, mask)).wrapping_sub(*d)
                         }));
-                        msg.extend_from_slice(&u[at..]);
                     });
                 }
                 if let (Some((x1, x2)), Some(ws), Some(mut dp)) = (x, ws.as_mut(), dp) {
                     // u = d (x_1 + x_2) + s (w_1 + c_1 x_2) - D_1
                     for_chunks(n, [&mut cs, ws, &mut dp], |s, [c, w, d]| {
                         d1.extend_from_slice(d);
-                        let at = u.len();
                         u.extend(c.iter().zip(w).zip(d).zip(s..).map(|(((c, w), d), e)| {
                             let mask = mask_of(e);
                             let t = w.wrapping_add(c.wrapping_mul(x2[e]));
@@ -459,16 +457,9 @@ impl Party {
                                 (x1[e].wrapping_add(x2[e]) & mask).wrapping_add(signed(t, mask));
                             v.wrapping_sub(*d)
                         }));
-                        msg.extend_from_slice(&u[at..]);
                     });
                 }
-                self.comm.send(2, msg)?;
-                let mut other = self.comm.recv(2, parts * n)?;
-                for (o, a) in other.iter_mut().zip(&u) {
-                    *o = o.wrapping_add(*a);
-                }
-                pool::give(u);
-                (d1, other)
+                (d1, self.exchange_sum(u, 2, parts * n)?)
             }
             _ => {
                 // party 2's components are (x_2, x_0) and (β_2 = d, β_0)
@@ -478,25 +469,21 @@ impl Party {
                 let mask_of = |e: usize| bit_of(&bits.0, e).wrapping_neg();
                 let mut d0 = pool::take(parts * n);
                 let mut u = pool::take(parts * n);
-                let mut out = pool::take(parts * n);
                 if let Some(mut db) = db {
                     // u = s c_2 - D_0
                     for_chunks(n, [&mut db], |s, [d]| {
                         d0.extend_from_slice(d);
-                        let at = u.len();
                         u.extend(
                             d.iter()
                                 .zip(s..)
                                 .map(|(d, e)| signed(c2[e], mask_of(e)).wrapping_sub(*d)),
                         );
-                        out.extend_from_slice(&u[at..]);
                     });
                 }
                 if let (Some((x2, x0)), Some(mut dp)) = (x, dp) {
                     // u = d x_0 + s (w_2 + c_2 x_2) - D_0
                     for_chunks(n, [&mut dp], |s, [d]| {
                         d0.extend_from_slice(d);
-                        let at = u.len();
                         u.extend(d.iter().zip(s..).map(|(d, e)| {
                             let mask = mask_of(e);
                             let t = w2[e].wrapping_add(c2[e].wrapping_mul(x2[e]));
@@ -504,17 +491,10 @@ impl Party {
                                 .wrapping_add(signed(t, mask))
                                 .wrapping_sub(*d)
                         }));
-                        out.extend_from_slice(&u[at..]);
                     });
                 }
                 pool::give(msg);
-                self.comm.send(1, out)?;
-                let mut other = self.comm.recv(1, parts * n)?;
-                for (o, a) in other.iter_mut().zip(&u) {
-                    *o = o.wrapping_add(*a);
-                }
-                pool::give(u);
-                (other, d0)
+                (self.exchange_sum(u, 1, parts * n)?, d0)
             }
         };
         // [bits..., products...]: split only when both are there (a split moves the tail)
@@ -535,6 +515,19 @@ impl Party {
             want_bit.then_some((b0, b1)),
             x.is_some().then_some((p0, p1)),
         ))
+    }
+
+    /// The end of an injection at parties 1 and 2: sends this party's additive half `u` to
+    /// `peer` (shared: the message is `u` itself) and returns the sum of the two halves.
+    fn exchange_sum(&mut self, u: Vec<u64>, peer: usize, len: usize) -> Result<Vec<u64>> {
+        let u = Arc::new(u);
+        self.comm.send_shared(peer, &u)?;
+        let other = self.comm.recv_shared(peer, len)?;
+        let mut sum = pool::take(len);
+        sum.extend(u.iter().zip(other.iter()).map(|(a, b)| a.wrapping_add(*b)));
+        release(u);
+        release(other);
+        Ok(sum)
     }
 
     /// Bit injection: bit 0 of every word of `b` as an arithmetic integer 0/1 (scale 0).

@@ -69,19 +69,10 @@ impl Prg {
         (self.seed, self.counter)
     }
 
-    /// Overwrites `out` with the next `out.len()` words of the stream.
+    /// Overwrites `out` with the next `out.len()` words of the stream: the counter blocks are
+    /// written straight into `out` (one 16-byte store each) and encrypted in place, and an odd
+    /// last word is the first half of one more block.
     pub fn fill(&mut self, out: &mut [u64]) {
-        let full = out.len() / 2;
-        for (j, pair) in out[..full * 2].chunks_exact_mut(2).enumerate() {
-            pair[0] = self.counter.wrapping_add(j as u64).to_le();
-            pair[1] = 0;
-        }
-        self.encrypt_counters(out);
-    }
-
-    /// Encrypts the counter blocks that `out`'s first `2 * (len / 2)` words already hold
-    /// (block `j` = `counter + j`, little-endian) in place, and fills an odd last word.
-    fn encrypt_counters(&mut self, out: &mut [u64]) {
         let full = out.len() / 2;
         let (pairs, rest) = out.split_at_mut(full * 2);
         // SAFETY: `pairs` is 16 * full bytes of initialised memory; `Block` is a transparent
@@ -89,6 +80,10 @@ impl Prg {
         // sound, and the exclusive borrow is held for the whole use.
         let blocks =
             unsafe { std::slice::from_raw_parts_mut(pairs.as_mut_ptr().cast::<Block>(), full) };
+        let c = self.counter;
+        for (j, b) in blocks.iter_mut().enumerate() {
+            *b = Block::from(u128::from(c.wrapping_add(j as u64)).to_le_bytes());
+        }
         self.cipher.encrypt_blocks(blocks);
         for w in pairs.iter_mut() {
             *w = u64::from_le(*w);

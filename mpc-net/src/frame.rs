@@ -74,9 +74,19 @@ pub async fn write_data<W: AsyncWrite + Unpin>(
     len: u32,
     scratch: &mut Vec<u8>,
 ) -> std::io::Result<()> {
-    w.write_all(&encode_header(KIND_DATA, msg.depth, len))
-        .await?;
-    for chunk in msg.words.chunks(CHUNK_WORDS) {
+    write_words(w, msg.depth, &msg.words, len, scratch).await
+}
+
+/// [`write_data`] of a message given as its depth stamp and words.
+pub async fn write_words<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    depth: u64,
+    words: &[u64],
+    len: u32,
+    scratch: &mut Vec<u8>,
+) -> std::io::Result<()> {
+    w.write_all(&encode_header(KIND_DATA, depth, len)).await?;
+    for chunk in words.chunks(CHUNK_WORDS) {
         scratch.clear();
         for x in chunk {
             scratch.extend_from_slice(&x.to_le_bytes());

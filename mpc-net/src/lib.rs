@@ -29,6 +29,7 @@ pub mod tcp;
 pub mod tls;
 
 pub use error::{Link, NetError};
+use std::sync::Arc;
 pub use tcp::{Security, TcpConfig, TcpTransport};
 
 /// The number of parties in a Trefoil computation.
@@ -55,6 +56,28 @@ pub trait Transport: Send {
     fn send(&mut self, to: usize, msg: Message) -> Result<(), NetError>;
     /// Receives the next message from party `from`.
     fn recv(&mut self, from: usize) -> Result<Message, NetError>;
+
+    /// Sends `words`, stamped `depth`, to party `to` while this party keeps reading them.
+    /// A backend whose parties share memory may hand the receiver the buffer itself
+    /// ([`memory`]: read-only, so neither side can change what the other reads); the default
+    /// sends a copy (a buffer from [`pool`]) through [`Transport::send`].
+    fn send_shared(
+        &mut self,
+        to: usize,
+        depth: u64,
+        words: &Arc<Vec<u64>>,
+    ) -> Result<(), NetError> {
+        let mut copy = pool::take(words.len());
+        copy.extend_from_slice(words);
+        self.send(to, Message { depth, words: copy })
+    }
+
+    /// Receives the next message from party `from` as a read-only shared buffer (the
+    /// default wraps the message [`Transport::recv`] returns). FIFO together with `recv`.
+    fn recv_shared(&mut self, from: usize) -> Result<(u64, Arc<Vec<u64>>), NetError> {
+        let m = self.recv(from)?;
+        Ok((m.depth, Arc::new(m.words)))
+    }
 }
 
 /// Communication counters of one party.
@@ -165,6 +188,37 @@ impl Comm {
         let mut v = pool::take(words.len());
         v.extend_from_slice(words);
         self.send(to, v)
+    }
+
+    /// Sends `words` to party `to` while this party keeps reading them: the in-process
+    /// transport hands the receiver the same read-only buffer, other backends send a copy (see
+    /// [`Transport::send_shared`]). Counted as [`Comm::send`].
+    pub fn send_shared(&mut self, to: usize, words: &Arc<Vec<u64>>) -> Result<(), NetError> {
+        self.check_peer(to)?;
+        self.stats.bytes_sent += 8 * words.len() as u64;
+        self.stats.messages_sent += 1;
+        let depth = self.stats.rounds + 1;
+        self.transport.send_shared(to, depth, words)
+    }
+
+    /// [`Comm::recv`] as a read-only shared buffer (the sender's own, in process).
+    pub fn recv_shared(
+        &mut self,
+        from: usize,
+        expected_len: usize,
+    ) -> Result<Arc<Vec<u64>>, NetError> {
+        self.check_peer(from)?;
+        let (depth, words) = self.transport.recv_shared(from)?;
+        if words.len() != expected_len {
+            return Err(NetError::WrongLength {
+                peer: from,
+                expected: expected_len,
+                got: words.len(),
+            });
+        }
+        self.stats.bytes_received += 8 * words.len() as u64;
+        self.stats.rounds = self.stats.rounds.max(depth);
+        Ok(words)
     }
 
     /// Receives the next vector of ring words from party `from`, which must have exactly

@@ -32,7 +32,7 @@
 //! from inside another async runtime.
 
 use crate::codec::{Control, Hello, SessionSettings, decode_control, encode};
-use crate::frame::{Frame, check_len, read_frame, write_control, write_data};
+use crate::frame::{Frame, check_len, read_frame, write_control, write_words};
 use crate::tls::{TlsIdentity, role_of_certificate, server_name, tls_error};
 use crate::{Link, Message, NetError, PARTIES, Transport};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
@@ -595,14 +595,12 @@ impl TcpTransport {
     }
 }
 
-impl Transport for TcpTransport {
-    fn role(&self) -> usize {
-        self.role
-    }
-
-    fn send(&mut self, to: usize, msg: Message) -> Result<(), NetError> {
+impl TcpTransport {
+    /// Frames and writes one data message, flushed, bounded by the receive timeout.
+    fn send_words(&mut self, to: usize, depth: u64, words: &[u64]) -> Result<(), NetError> {
         let link = Link::Party(to);
-        let len = check_len(&link, 8 * msg.words.len() as u64, self.max_frame_bytes)?;
+        let len = check_len(&link, 8 * words.len() as u64, self.max_frame_bytes)?;
+
         let bad_peer = NetError::BadPeer {
             role: self.role,
             peer: to,
@@ -618,7 +616,7 @@ impl Transport for TcpTransport {
         let timeout = self.recv_timeout;
         let result = rt.block_on(async {
             tokio::time::timeout(timeout, async {
-                write_data(&mut wr.w, &msg, len, &mut wr.scratch).await?;
+                write_words(&mut wr.w, depth, words, len, &mut wr.scratch).await?;
                 wr.w.flush().await
             })
             .await
@@ -637,6 +635,26 @@ impl Transport for TcpTransport {
                 })
             }
         }
+    }
+}
+
+impl Transport for TcpTransport {
+    fn role(&self) -> usize {
+        self.role
+    }
+
+    fn send(&mut self, to: usize, msg: Message) -> Result<(), NetError> {
+        self.send_words(to, msg.depth, &msg.words)
+    }
+
+    fn send_shared(
+        &mut self,
+        to: usize,
+        depth: u64,
+        words: &Arc<Vec<u64>>,
+    ) -> Result<(), NetError> {
+        // framed straight from the shared buffer: no copy first
+        self.send_words(to, depth, words)
     }
 
     fn recv(&mut self, from: usize) -> Result<Message, NetError> {

@@ -83,13 +83,29 @@ fn run<T: Send>(
 fn exchange(c: &mut Comm) -> Result<u64, NetError> {
     let me = c.role() as u64;
     let big: Vec<u64> = (0..(1u64 << 18)).map(|i| i ^ me).collect();
-    for _ in 0..3 {
+    let shared = std::sync::Arc::new(big.clone());
+    for i in 0..3 {
         c.send(c.next(), vec![me, 10 + me])?;
-        c.send(c.prev(), big.clone())?;
+        // the second time framed straight from a shared buffer, and received as one
+        if i == 1 {
+            c.send_shared(c.prev(), &shared)?;
+        } else {
+            c.send(c.prev(), big.clone())?;
+        }
         let from_prev = c.recv(c.prev(), 2)?;
-        let from_next = c.recv(c.next(), big.len())?;
+        let from_next = if i == 1 {
+            c.recv_shared(c.next(), big.len())?.to_vec()
+        } else {
+            c.recv(c.next(), big.len())?
+        };
         assert_eq!(from_prev, vec![c.prev() as u64, 10 + c.prev() as u64]);
         assert_eq!(from_next[5], 5 ^ c.next() as u64);
+        assert!(
+            from_next
+                .iter()
+                .enumerate()
+                .all(|(j, &v)| v == j as u64 ^ c.next() as u64)
+        );
     }
     Ok(c.stats().rounds)
 }
