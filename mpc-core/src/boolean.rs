@@ -288,11 +288,12 @@ impl Party {
         keep: &mut Vec<u64>,
         mut msg: Option<&mut Vec<u64>>,
     ) {
-        let mut z = [0u64; CHUNK];
-        let mut r = [0u64; CHUNK];
+        // scratch no larger than needed (small layers are frequent)
+        let chunk = n.clamp(1, CHUNK);
+        let (mut z, mut r) = (vec![0u64; chunk], vec![0u64; chunk]);
         let mut pos = 0;
         while pos < n {
-            let len = CHUNK.min(n - pos);
+            let len = chunk.min(n - pos);
             self.prg_prev.fill(&mut z[..len]);
             self.prg_next.fill(&mut r[..len]);
             let mut i = 0;

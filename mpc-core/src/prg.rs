@@ -106,6 +106,12 @@ impl Prg {
     /// pass of stores (no zeroing, no counter pass before the in-place encryption).
     pub fn words(&mut self, n: usize) -> Vec<u64> {
         let mut v: Vec<u64> = mpc_net::pool::take(n);
+        if n <= CHUNK {
+            // small: straight into the vector (no scratch chunk to clear)
+            v.resize(n, 0);
+            self.fill(&mut v);
+            return v;
+        }
         let mut buf = [0u64; CHUNK];
         while v.len() < n {
             let b = &mut buf[..CHUNK.min(n - v.len())];
@@ -138,7 +144,8 @@ impl Prg {
     /// `out[i] = op(out[i], next word)`, drawing the stream in cache-sized chunks (an even
     /// chunk length, so the words are those [`Prg::fill`] would give).
     fn combine_into(&mut self, out: &mut [u64], op: impl Fn(u64, u64) -> u64) {
-        let mut buf = [0u64; CHUNK];
+        // scratch no larger than needed: small calls are frequent (one per secret product)
+        let mut buf = vec![0u64; out.len().min(CHUNK)];
         for chunk in out.chunks_mut(CHUNK) {
             let b = &mut buf[..chunk.len()];
             self.fill(b);
@@ -160,14 +167,19 @@ pub(crate) fn for_chunks<const K: usize>(
     mut streams: [&mut Prg; K],
     mut f: impl FnMut(usize, [&[u64]; K]),
 ) {
-    let mut bufs = [[0u64; SIDE_CHUNK]; K];
+    // one scratch chunk per stream, no larger than needed (small calls are frequent)
+    let side = n.clamp(1, SIDE_CHUNK);
+    let mut bufs = vec![0u64; K * side];
     let mut start = 0;
     while start < n {
-        let len = SIDE_CHUNK.min(n - start);
-        for (prg, buf) in streams.iter_mut().zip(bufs.iter_mut()) {
+        let len = side.min(n - start);
+        for (prg, buf) in streams.iter_mut().zip(bufs.chunks_exact_mut(side)) {
             prg.fill(&mut buf[..len]);
         }
-        f(start, std::array::from_fn(|i| &bufs[i][..len]));
+        f(
+            start,
+            std::array::from_fn(|i| &bufs[i * side..i * side + len]),
+        );
         start += len;
     }
 }
