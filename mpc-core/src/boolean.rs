@@ -15,7 +15,7 @@
 //! ## Bit slicing
 //! The comparison protocols work on *bit planes*: for `n` elements of 64 bits, plane `j` is
 //! `ceil(n / 64)` words whose bit `e % 64` of word `e / 64` is bit `j` of element `e`
-//! ([`to_planes`], a 64x64 bit-matrix transpose per block of 64 elements). A circuit that narrows
+//! (`to_planes`, a 64x64 bit-matrix transpose per block of 64 elements). A circuit that narrows
 //! (a carry tree) then sends only its surviving gates, 64 elements per word, with no padding
 //! except in the last word when `n` is not a multiple of 64.
 

@@ -26,17 +26,24 @@
 //! (Exact when the element count is a multiple of 64; see [`crate::convert`].)
 //!
 //! ## Where the time of a ReLU goes
-//! `relu` of 1e6 elements, three parties in one process on a 2-core AMD EPYC (AVX2, AES-NI),
-//! `perf record` over `bench_suite relu1e6` (2026-12-01; 130-140 ms a call, SPU ABY3 3.7 s):
-//! the CPUs are busy 85% of the wall time (15% waiting for a peer's message), and of the CPU
-//! time the carry tree's local gates and plane handling (`msb_packed`) take 17%, the PRG (AES-CTR
-//! for the zero-sharings and the injection's masks) 19%, bit slicing into planes (`to_planes`)
-//! 11%, the bit injection (`inject`) 9%, copies (`memcpy`: the reshared planes, split-off
-//! halves, the injection's messages) 15%, zeroing fresh vectors (`memset`) 8%, and the kernel's
-//! page faults on fresh multi-megabyte buffers 8% (with `keep_freed_memory`; without it the
-//! system time doubled and a call took 165-195 ms). Since then the large buffers come from
-//! [`mpc_net::pool`] and are reused: without the tuning relu1e6 went from 179-226 to 145-181 ms
-//! in alternating runs, and its process's page faults from 363,000 to 149,000.
+//! `relu` of 1e6 elements, three parties in one process on a 2-core AMD EPYC (AVX2, AES-NI).
+//! At the start of 2026-12-02 a call took 141-156 ms (`bench_suite relu1e6`, SPU ABY3 3.7 s);
+//! the CPU time was memory traffic more than arithmetic: each party streams about 230 MB through
+//! multi-megabyte buffers per call (planes, masks, levels, messages), and this VM copies at about
+//! 8 GB/s on one core, 13 GB/s on both. So every pass over a large buffer was removed that could
+//! be (see [`crate::convert`], "Memory passes"): the AND layers, adder inputs and injections make
+//! each message in one pass over cache-sized chunks that draws the keystreams it needs, a buffer
+//! that is both a party's component and a message is written once and shared with the receiver
+//! in process ([`mpc_net::Comm::send_shared`]), the bit slicing transposes eight blocks at a
+//! time with AVX2, and results go back to [`mpc_net::pool`] when dropped. Alternating runs of
+//! both binaries, 8 each: **141-156 -> 84-97 ms** (38-44x SPU); peak memory 528 -> 389 MB.
+//!
+//! Now (`perf record`, same machine): per call each party uses 45-57 ms of CPU (party 0 the
+//! most: it slices the sum of two components and draws both of its result components), 141-151
+//! ms in all, so the two cores are busy about 85% of the wall time and the rest is waiting for a
+//! peer's message. Of the CPU time: the AND layers' and adder's fused passes 15%, AES-CTR 14% and
+//! writing its counter blocks 5%, appending chunks to their buffers (`memcpy`) 12%, bit slicing
+//! 11%, the injection's loops 11%, the generate and injection exchanges 6%, page faults 5%.
 //!
 //! ## Correctness range
 //! The sign bit is exact for every ring value. A comparison `x < y` is computed as the sign of

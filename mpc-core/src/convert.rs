@@ -35,6 +35,20 @@
 //! of `msb` rounds the element count up to the next multiple of 64. The first round of `msb` only
 //! involves party 0 and the `G` exchange of party 1, so the rounds overlap as stated.
 //!
+//! ## Memory passes
+//! On large tensors these protocols are bound by memory traffic, not arithmetic (see
+//! [`crate::compare`]), so each message is made in one pass: the AND layers
+//! (`Party::and_planes`) and the injection walk their output in cache-sized chunks, drawing the
+//! keystream words they need into the chunk ([`crate::prg::Prg::take_stream`] gives each stream
+//! its own position), so no mask vector is materialised, no buffer is cleared first and nothing
+//! is recomputed after the exchange. In the carry tree, the higher group's generate is XORed into each `G` gate as it is
+//! made (the sender XORs its component `e_i` into the message it sends to party `i - 1`, which
+//! holds `e_i` itself), so a received level is used as it arrives. A buffer that is both a
+//! party's component and the message it sends (a tree level, `A_0`, a generate or injection
+//! half) is sent with [`mpc_net::Comm::send_shared`]: in process the receiver reads the same
+//! read-only memory, over TCP it is framed straight from it, and its last holder gives it back
+//! to [`mpc_net::pool`].
+//!
 //! ## Bit injection and bit-times-value (2 rounds, no preprocessing)
 //! A shared bit `β = β_0 ^ β_1 ^ β_2` is `c ^ d` with `c = β_0 ^ β_1` (party 0) and `d = β_2`
 //! (parties 1 and 2), so as integers `β = d + s c` with `s = 1 - 2d`, and for a shared `x`,

@@ -124,7 +124,7 @@ impl Prg {
     /// A generator of the next `n` words of this stream, which this one then skips: drawing
     /// them from the returned generator (in even-sized chunks but the last) gives the words
     /// [`Prg::words`]`(n)` would have, so several streams can be drawn chunk by chunk side by
-    /// side ([`for_chunks`]).
+    /// side (as the fused protocol loops do).
     pub fn take_stream(&mut self, n: usize) -> Prg {
         let part = self.clone();
         self.counter = self.counter.wrapping_add(n.div_ceil(2) as u64);

@@ -8,7 +8,9 @@
 //! that was a fifth of the ReLU's time. Protocols instead [`take`] their large buffers here and
 //! [`give`] them back when they are done with them (received messages included: with the
 //! in-process transport a message's buffer moves from the sender to the receiver, and the pool
-//! is shared by all threads of the process, so the sender's next [`take`] gets it back).
+//! is shared by all threads of the process, so the sender's next [`take`] gets it back). The
+//! results of protocols come back too: `mpc_core::AShare` gives its large components here when
+//! it is dropped.
 //!
 //! Buffers below [`MIN_WORDS`] are left to the allocator (its free lists serve them well). The
 //! pool keeps at most [`limit`] bytes (256 MiB unless [`set_limit`] says otherwise); a buffer
