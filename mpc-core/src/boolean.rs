@@ -114,39 +114,13 @@ pub(crate) fn to_planes_with(words: &[u64], add: Option<&[u64]>, nbits: usize) -
     let n = words.len();
     let m = n.div_ceil(64);
     let nbits = nbits.min(64);
-    // block `w` of the input, summed with `add`'s (missing words count as zero)
-    let block = |w: usize| {
-        let range = w * 64..(w * 64 + 64).min(n);
-        let mut b = [0u64; 64];
-        match add.and_then(|a| a.get(range.clone())) {
-            Some(extra) => {
-                for ((b, x), y) in b.iter_mut().zip(&words[range]).zip(extra) {
-                    *b = x.wrapping_add(*y);
-                }
-            }
-            None => b[..range.len()].copy_from_slice(&words[range]),
-        }
-        b
-    };
     let mut out = mpc_net::pool::take(nbits * m);
     let planes = &mut out.spare_capacity_mut()[..nbits * m];
     let full = (n / (64 * LANES)) * LANES;
     let mut wide = [[0u64; LANES]; 64];
     for w in (0..full).step_by(LANES) {
-        for l in 0..LANES {
-            let range = (w + l) * 64..(w + l + 1) * 64;
-            match add.and_then(|a| a.get(range.clone())) {
-                Some(extra) => {
-                    for ((row, x), y) in wide.iter_mut().zip(&words[range]).zip(extra) {
-                        row[l] = x.wrapping_add(*y);
-                    }
-                }
-                None => {
-                    for (row, x) in wide.iter_mut().zip(&words[range]) {
-                        row[l] = *x;
-                    }
-                }
-            }
+        for (l, block) in (w..w + LANES).enumerate() {
+            load_block(words, add, block, |k, v| wide[k][l] = v);
         }
         transpose64xl(&mut wide);
         for (j, row) in wide.iter().take(nbits).enumerate() {
@@ -156,7 +130,8 @@ pub(crate) fn to_planes_with(words: &[u64], add: Option<&[u64]>, nbits: usize) -
         }
     }
     for w in full..m {
-        let mut blk = block(w);
+        let mut blk = [0u64; 64];
+        load_block(words, add, w, |k, v| blk[k] = v);
         transpose64(&mut blk);
         for (j, &v) in blk.iter().take(nbits).enumerate() {
             planes[j * m + w].write(v);
@@ -167,6 +142,24 @@ pub(crate) fn to_planes_with(words: &[u64], add: Option<&[u64]>, nbits: usize) -
     // second), and `planes` is the first `nbits * m` words of `out`'s capacity.
     unsafe { out.set_len(nbits * m) };
     out
+}
+
+/// Hands word `k` of block `w` of `words` (summed with `add`'s, whose missing words count as
+/// zero) to `put(k, word)`, for the words the block has.
+#[inline(always)]
+fn load_block(words: &[u64], add: Option<&[u64]>, w: usize, mut put: impl FnMut(usize, u64)) {
+    let range = w * 64..(w * 64 + 64).min(words.len());
+    match add.and_then(|a| a.get(range.clone())) {
+        Some(extra) => {
+            for (k, (x, y)) in words[range].iter().zip(extra).enumerate() {
+                put(k, x.wrapping_add(*y));
+            }
+        }
+        None => words[range]
+            .iter()
+            .enumerate()
+            .for_each(|(k, x)| put(k, *x)),
+    }
 }
 
 /// Bit `e % 64` of `plane[e / 64]` for `e < n`, as one word (0 or 1) per element.
@@ -336,11 +329,7 @@ pub(crate) fn release(a: Shared) {
 /// The words of a shared buffer as an owned vector: the buffer itself if this is its last
 /// holder, else a copy.
 pub(crate) fn into_owned(a: Shared) -> Vec<u64> {
-    Arc::try_unwrap(a).unwrap_or_else(|a| {
-        let mut v = mpc_net::pool::take(a.len());
-        v.extend_from_slice(&a);
-        v
-    })
+    Arc::try_unwrap(a).unwrap_or_else(|a| mpc_net::pool::copy(&a))
 }
 
 /// The operands of one AND gate of [`Party::and_planes`]: replicated pairs of `m`-word planes.
@@ -390,7 +379,7 @@ mod tests {
 
     #[test]
     fn every_transposition_path_gives_the_defined_planes() {
-        // lengths around the 4-block (256-element) and 64-element boundaries
+        // lengths around the LANES-block (512-element) and 64-element boundaries
         for n in [0, 1, 63, 64, 65, 255, 256, 257, 511, 512, 1000, 1029] {
             let words = xorshift_words(n, 0x9e37_79b9_7f4a_7c15 ^ n as u64);
             let add = xorshift_words(n, 0x2545_f491_4f6c_dd1d ^ n as u64);
@@ -424,15 +413,7 @@ mod tests {
 
     #[test]
     fn transpose_and_packing_round_trip() {
-        let mut s = 0x1234_5678_9abc_def1u64;
-        let words: Vec<u64> = (0..150)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 7;
-                s ^= s << 17;
-                s
-            })
-            .collect();
+        let words = xorshift_words(150, 0x1234_5678_9abc_def1);
         let planes = to_planes(&words, None, 64);
         let m = 3;
         for (e, &w) in words.iter().enumerate() {

@@ -178,13 +178,7 @@ impl Party {
                     .map(|((a, b), r)| (a & b) ^ r),
             );
         });
-        let half = Arc::new(half);
-        self.comm.send_shared(peer, &half)?;
-        let other = self.comm.recv_shared(peer, lg)?;
-        let mut c2 = pool::take(lg);
-        c2.extend(half.iter().zip(other.iter()).map(|(h, o)| h ^ o));
-        release(half);
-        release(other);
+        let c2 = self.swap_halves(half, peer, |h, o| h ^ o)?;
         Ok((Arc::new(c), Arc::new(c2)))
     }
 
@@ -473,7 +467,7 @@ impl Party {
                         }));
                     });
                 }
-                (d1, self.exchange_sum(u, 2, parts * n)?)
+                (d1, self.swap_halves(u, 2, u64::wrapping_add)?)
             }
             _ => {
                 // party 2's components are (x_2, x_0) and (β_2 = d, β_0)
@@ -508,7 +502,7 @@ impl Party {
                     });
                 }
                 pool::give(msg);
-                (self.exchange_sum(u, 1, parts * n)?, d0)
+                (self.swap_halves(u, 1, u64::wrapping_add)?, d0)
             }
         };
         // [bits..., products...]: split only when both are there (a split moves the tail)
@@ -531,17 +525,24 @@ impl Party {
         ))
     }
 
-    /// The end of an injection at parties 1 and 2: sends this party's additive half `u` to
-    /// `peer` (shared: the message is `u` itself) and returns the sum of the two halves.
-    fn exchange_sum(&mut self, u: Vec<u64>, peer: usize, len: usize) -> Result<Vec<u64>> {
-        let u = Arc::new(u);
-        self.comm.send_shared(peer, &u)?;
+    /// The exchange that ends the generate sharing and the injection at parties 1 and 2:
+    /// sends this party's half to `peer` (shared: the message is the half itself), receives
+    /// the peer's half of the same length and returns `op` of the two, word by word.
+    fn swap_halves(
+        &mut self,
+        half: Vec<u64>,
+        peer: usize,
+        op: impl Fn(u64, u64) -> u64,
+    ) -> Result<Vec<u64>> {
+        let len = half.len();
+        let half = Arc::new(half);
+        self.comm.send_shared(peer, &half)?;
         let other = self.comm.recv_shared(peer, len)?;
-        let mut sum = pool::take(len);
-        sum.extend(u.iter().zip(other.iter()).map(|(a, b)| a.wrapping_add(*b)));
-        release(u);
+        let mut out = pool::take(len);
+        out.extend(half.iter().zip(other.iter()).map(|(a, b)| op(*a, *b)));
+        release(half);
         release(other);
-        Ok(sum)
+        Ok(out)
     }
 
     /// Bit injection: bit 0 of every word of `b` as an arithmetic integer 0/1 (scale 0).

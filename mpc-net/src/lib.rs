@@ -67,9 +67,13 @@ pub trait Transport: Send {
         depth: u64,
         words: &Arc<Vec<u64>>,
     ) -> Result<(), NetError> {
-        let mut copy = pool::take(words.len());
-        copy.extend_from_slice(words);
-        self.send(to, Message { depth, words: copy })
+        self.send(
+            to,
+            Message {
+                depth,
+                words: pool::copy(words),
+            },
+        )
     }
 
     /// Receives the next message from party `from` as a read-only shared buffer (the
@@ -185,9 +189,7 @@ impl Comm {
     /// Sends a copy of `words` (in a buffer from [`pool`]) to party `to`, for a sender that keeps
     /// its own. Costs `8 * words.len()` bytes.
     pub fn send_copy(&mut self, to: usize, words: &[u64]) -> Result<(), NetError> {
-        let mut v = pool::take(words.len());
-        v.extend_from_slice(words);
-        self.send(to, v)
+        self.send(to, pool::copy(words))
     }
 
     /// Sends `words` to party `to` while this party keeps reading them: the in-process

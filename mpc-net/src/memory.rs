@@ -3,7 +3,8 @@
 //! Only messages cross between the threads, exactly what a socket could carry. A message sent
 //! with [`Transport::send_shared`] (words the sender keeps reading) travels as the sender's
 //! buffer itself, read-only behind an `Arc`: the receiver reads the same memory and neither side
-//! can change it, which spares the copy a socket would make. A receive yields the processor for up to [`YIELD_WINDOW`] (50 us), polling its
+//! can change it, which spares the copy a socket would make. A receive yields the processor for
+//! up to [`YIELD_WINDOW`] (50 us), polling its
 //! channel, then blocks with the configured timeout. It does not busy-spin: the three party
 //! threads usually share fewer cores (2 on the reference machine), and a spinning receiver steals
 //! the core from the very thread it waits for. Measured on a 2-core AMD EPYC with all three
@@ -110,11 +111,7 @@ impl Transport for MemoryTransport {
             // the sender may still hold it: copy unless this is the last reference
             Envelope::Shared(depth, words) => Message {
                 depth,
-                words: Arc::try_unwrap(words).unwrap_or_else(|w| {
-                    let mut v = crate::pool::take(w.len());
-                    v.extend_from_slice(&w);
-                    v
-                }),
+                words: Arc::try_unwrap(words).unwrap_or_else(|w| crate::pool::copy(&w)),
             },
         })
     }

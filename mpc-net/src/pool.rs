@@ -75,6 +75,13 @@ pub fn take(n: usize) -> Vec<u64> {
     }
 }
 
+/// A copy of `words` in a buffer from the pool.
+pub fn copy(words: &[u64]) -> Vec<u64> {
+    let mut v = take(words.len());
+    v.extend_from_slice(words);
+    v
+}
+
 /// [`take`] filled with `n` zeros.
 pub fn take_zeroed(n: usize) -> Vec<u64> {
     let mut v = take(n);
