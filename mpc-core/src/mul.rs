@@ -54,6 +54,26 @@ impl Party {
                 right: y.shape().to_vec(),
             });
         }
+        if let (Some(x0), Some(x1), Some(y0), Some(y1)) = (
+            x.s0.as_slice(),
+            x.s1.as_slice(),
+            y.s0.as_slice(),
+            y.s1.as_slice(),
+        ) {
+            // one pass: the products into a pooled buffer, the zero-sharing drawn beside them
+            let n = x0.len();
+            let mut z = mpc_net::pool::take(n);
+            z.extend(
+                (x0.iter().zip(x1))
+                    .zip(y0.iter().zip(y1))
+                    .map(|((&x0, &x1), (&y0, &y1))| {
+                        x0.wrapping_mul(y0.wrapping_add(y1))
+                            .wrapping_add(x1.wrapping_mul(y0))
+                    }),
+            );
+            self.add_zero_share(&mut z);
+            return to_array(x.shape(), z);
+        }
         let alpha = to_array(x.shape(), self.zero_share(x.len()))?;
         Ok(Zip::from(&x.s0)
             .and(&x.s1)
@@ -112,14 +132,36 @@ impl Party {
         else {
             return Err(mismatch());
         };
-        let sum = |a: &ndarray::ArrayView2<'_, u64>, b: &ndarray::ArrayView2<'_, u64>| {
-            Zip::from(a).and(b).map_collect(|u, v| u.wrapping_add(*v))
+        let sum = |a: &ndarray::ArrayView2<'_, u64>, b: &ndarray::ArrayView2<'_, u64>| match (
+            a.as_slice(),
+            b.as_slice(),
+        ) {
+            (Some(u), Some(v)) => {
+                let mut s = mpc_net::pool::take(u.len());
+                s.extend(u.iter().zip(v).map(|(u, v)| u.wrapping_add(*v)));
+                ndarray::Array2::from_shape_vec(a.raw_dim(), s)
+                    .unwrap_or_else(|_| Zip::from(a).and(b).map_collect(|u, v| u.wrapping_add(*v)))
+            }
+            _ => Zip::from(a).and(b).map_collect(|u, v| u.wrapping_add(*v)),
         };
         // The nine cross products x_j y_l split as (x0+x1)(y0+y1) | x1 y2 + x2 (y1+y2) |
         // x2 y0 + x0 y2: 5 GEMMs in all instead of 6 (components are (x_i, x_{i+1})).
+        // the sums go back to the pool once multiplied
+        let give = |a: ndarray::Array2<u64>| mpc_net::pool::give(a.into_raw_vec_and_offset().0);
         let product = match self.role() {
-            0 => gemm_sum(&[(sum(&x0, &x1).view(), sum(&y0, &y1).view())]),
-            1 => gemm_sum(&[(x0, y1), (x1, sum(&y0, &y1).view())]),
+            0 => {
+                let (sx, sy) = (sum(&x0, &x1), sum(&y0, &y1));
+                let p = gemm_sum(&[(sx.view(), sy.view())]);
+                give(sx);
+                give(sy);
+                p
+            }
+            1 => {
+                let sy = sum(&y0, &y1);
+                let p = gemm_sum(&[(x0, y1), (x1, sy.view())]);
+                give(sy);
+                p
+            }
             _ => gemm_sum(&[(x0, y1), (x1, y0)]),
         };
         let z = product.map_err(|e| CoreError::InvalidShape {
@@ -137,9 +179,14 @@ impl Party {
     /// `8` bytes per element of the mapped result, or the exact truncation's cost).
     pub fn finish_local(&mut self, p: LocalProduct) -> Result<AShare> {
         let LocalProduct { mut z, scales } = p;
-        let alpha = self.zero_share(z.len());
-        for (v, a) in z.iter_mut().zip(alpha) {
-            *v = v.wrapping_add(a);
+        match z.as_slice_mut() {
+            Some(z) => self.add_zero_share(z),
+            None => {
+                let alpha = self.zero_share(z.len());
+                for (v, a) in z.iter_mut().zip(alpha) {
+                    *v = v.wrapping_add(a);
+                }
+            }
         }
         self.finish_product(z, scales.0, scales.1)
     }

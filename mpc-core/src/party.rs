@@ -297,6 +297,21 @@ impl Party {
         a
     }
 
+    /// Adds this party's share `a_i` of a fresh zero-sharing to `z` in place: the words
+    /// [`Party::zero_share`]`(z.len())` would give, drawn chunk by chunk beside the additions
+    /// (one pass over `z`, no mask vector).
+    pub fn add_zero_share(&mut self, z: &mut [u64]) {
+        crate::prg::for_chunks(
+            z.len(),
+            [&mut self.prg_prev, &mut self.prg_next],
+            |start, [a, b]| {
+                for ((v, a), b) in z[start..].iter_mut().zip(a).zip(b) {
+                    *v = v.wrapping_add(a.wrapping_sub(*b));
+                }
+            },
+        );
+    }
+
     /// This party's share `a_i` of a fresh XOR zero-sharing of `n` words.
     pub fn zero_share_xor(&mut self, n: usize) -> Vec<u64> {
         let mut a = self.prg_prev.words(n);

@@ -157,30 +157,33 @@ impl Party {
         }
         let n = z.len();
         let shape = z.shape().to_vec();
+        // in place over the words of `z`; received messages go back to the pool once read
+        let mut z = into_words(z);
         let (s0, s1) = match self.role() {
             0 => {
-                let y1 = z.mapv(|a| trunc_a(a, d));
-                self.comm.send(1, into_words(y1.clone()))?;
+                z.iter_mut().for_each(|a| *a = trunc_a(*a, d));
+                self.comm.send_copy(1, &z)?;
                 let y0 = self.comm.recv(2, n)?;
-                (to_array(&shape, y0)?, y1)
+                (y0, z)
             }
             1 => {
-                self.comm.send(2, into_words(z))?;
+                self.comm.send(2, z)?;
                 let r = self.common_next(n); // k_2
                 let y1 = self.comm.recv(0, n)?;
-                (to_array(&shape, y1)?, to_array(&shape, r)?)
+                (y1, r)
             }
             _ => {
                 let r = self.common_prev(n); // k_2
                 let z1 = self.comm.recv(1, n)?;
-                let mut y0 = Vec::with_capacity(n);
-                for ((a, b), r) in z.iter().zip(&z1).zip(&r) {
-                    y0.push(trunc_b(a.wrapping_add(*b), d).wrapping_sub(*r));
+                for ((a, b), r) in z.iter_mut().zip(&z1).zip(&r) {
+                    *a = trunc_b(a.wrapping_add(*b), d).wrapping_sub(*r);
                 }
-                self.comm.send_copy(0, &y0)?;
-                (to_array(&shape, r)?, to_array(&shape, y0)?)
+                mpc_net::pool::give(z1);
+                self.comm.send_copy(0, &z)?;
+                (r, z)
             }
         };
+        let (s0, s1) = (to_array(&shape, s0)?, to_array(&shape, s1)?);
         Ok(AShare { s0, s1, frac_bits })
     }
 
