@@ -1,14 +1,18 @@
-//! Standard workload runner: `cargo run --release --example bench_suite [-- [--keep-freed-memory] WORKLOAD...]`
+//! Standard workload runner:
+//! `cargo run --release --example bench_suite [-- [--keep-freed-memory] [--kernel K] WORKLOAD...]`
 //! (the default allocator, as users run; `--keep-freed-memory` applies the glibc tuning of
-//! `mpc_core::keep_freed_memory`, to measure what it still changes with the buffer pool).
+//! `mpc_core::keep_freed_memory`, to measure what it still changes with the buffer pool;
+//! `--kernel portable|avx2|avx512` forces that GEMM kernel, to compare kernels on one CPU).
 //!
 //! Prints one JSON object per line per workload: `workload`, `median_s` (median of the timed
 //! runs after a warm-up, all three parties in one process), `plain_median_s` (the same
 //! computation in plaintext f64, same run), `ratio`, `bytes_per_party` (the most any party sent in
 //! one run), `rounds`, `max_abs_err` (revealed result vs plaintext), `cpu` (the "model name" of
-//! `/proc/cpuinfo`, or "unknown") and `kernel` (the GEMM kernel chosen for this CPU).
+//! `/proc/cpuinfo` with its family and model numbers, or "unknown") and `kernel` (the GEMM kernel
+//! used).
 
 use anyhow::{Result, bail};
+use mpc_core::gemm::{GemmKernel, force_kernel};
 use mpc_core::{Party, time_3pc};
 use ndarray::{Array2, ArrayD, Ix2, IxDyn};
 use rand::rngs::StdRng;
@@ -42,18 +46,25 @@ fn median_of(mut f: impl FnMut()) -> Duration {
     s[s.len() / 2]
 }
 
-/// The CPU's model name from `/proc/cpuinfo`, or "unknown".
+/// The CPU's model name from `/proc/cpuinfo` with its family and model numbers (a VM may name
+/// several generations alike, e.g. "AMD EPYC" for Zen 3 = family 25 model 1 and Zen 4 = family
+/// 25 model 17), or "unknown".
 fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, v)| v.trim().to_string())
-        })
-        .filter(|m| !m.is_empty())
-        .unwrap_or_else(|| "unknown".to_string())
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let field = |key: &str| {
+        info.lines()
+            .find(|l| l.split(':').next().map(str::trim) == Some(key))
+            .and_then(|l| l.split_once(':'))
+            .map(|(_, v)| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    match (field("model name"), field("cpu family"), field("model")) {
+        (Some(name), Some(family), Some(model)) => {
+            format!("{name} (family {family} model {model})")
+        }
+        (Some(name), _, _) => name,
+        _ => "unknown".to_string(),
+    }
 }
 
 /// `s` as a JSON string literal.
@@ -137,6 +148,17 @@ fn main() -> Result<()> {
     args.retain(|a| a != "--keep-freed-memory");
     if args.len() != before {
         mpc_core::keep_freed_memory();
+    }
+    // `--kernel NAME`: force a GEMM kernel (portable, avx2, avx512) to compare them on one CPU
+    if let Some(i) = args.iter().position(|a| a == "--kernel") {
+        let Some(name) = args.get(i + 1).cloned() else {
+            bail!("--kernel needs a name: one of portable, avx2, avx512");
+        };
+        let Some(k) = GemmKernel::ALL.into_iter().find(|k| k.name() == name) else {
+            bail!("unknown GEMM kernel {name:?}: one of portable, avx2, avx512");
+        };
+        force_kernel(Some(k))?;
+        args.drain(i..i + 2);
     }
     let all = [
         "matmul256",

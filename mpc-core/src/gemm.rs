@@ -144,7 +144,8 @@ impl GemmKernel {
     /// Every kernel, slowest first.
     pub const ALL: [GemmKernel; 3] = [GemmKernel::Portable, GemmKernel::Avx2, GemmKernel::Avx512];
 
-    /// The kernel [`gemm_sum`] uses on this CPU: the fastest supported one (detected once).
+    /// The kernel [`gemm_sum`] uses on this CPU: the fastest supported one (detected once), or
+    /// the one [`force_kernel`] set.
     pub fn detect() -> GemmKernel {
         Path::detect().kernel()
     }
@@ -167,6 +168,41 @@ impl GemmKernel {
             GemmKernel::Avx512 => "avx512",
         }
     }
+}
+
+/// The kernel forced by [`force_kernel`] (`0`: none; else `1 +` its index in [`GemmKernel::ALL`]).
+static FORCED: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// Makes every later [`gemm_sum`] (and so every secret matmul and convolution) in this process
+/// use `kernel`, or with `None` the fastest one again. For benchmarks that compare kernels on
+/// one machine (e.g. `bench_suite -- --kernel avx2` on an AVX-512 CPU); results are the same on
+/// every kernel. Returns [`GemmError::Unsupported`] (and changes nothing) if the CPU lacks it.
+///
+/// ```
+/// use mpc_core::gemm::{GemmKernel, force_kernel, gemm};
+/// use ndarray::array;
+/// force_kernel(Some(GemmKernel::Portable)).unwrap();
+/// assert_eq!(GemmKernel::detect(), GemmKernel::Portable);
+/// let c = gemm(array![[2u64, 3]].view(), array![[4u64], [5]].view()).unwrap();
+/// assert_eq!(c, array![[23u64]]);
+/// force_kernel(None).unwrap();
+/// ```
+pub fn force_kernel(kernel: Option<GemmKernel>) -> Result<(), GemmError> {
+    use std::sync::atomic::Ordering;
+    let code = match kernel {
+        None => 0,
+        Some(k) => {
+            if !k.is_supported() {
+                return Err(GemmError::Unsupported(k));
+            }
+            GemmKernel::ALL
+                .iter()
+                .position(|&a| a == k)
+                .map_or(0, |i| i as u8 + 1)
+        }
+    };
+    FORCED.store(code, Ordering::Relaxed);
+    Ok(())
 }
 
 /// The name of the kernel [`gemm_sum`] uses on this CPU (see [`GemmKernel::name`]), for
@@ -235,8 +271,15 @@ enum Path {
 }
 
 impl Path {
-    /// Returns the fastest path supported by the running CPU (cached).
+    /// Returns the path [`force_kernel`] set, else the fastest one the running CPU supports
+    /// (cached).
     fn detect() -> Path {
+        let forced = FORCED.load(std::sync::atomic::Ordering::Relaxed);
+        if let Some(path) =
+            (GemmKernel::ALL.get(usize::from(forced).wrapping_sub(1))).and_then(|&k| Path::of(k))
+        {
+            return path;
+        }
         #[cfg(target_arch = "x86_64")]
         {
             static BEST: std::sync::OnceLock<Path> = std::sync::OnceLock::new();

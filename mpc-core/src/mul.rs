@@ -4,11 +4,20 @@
 //! `z_i = x_i y_i + x_i y_{i+1} + x_{i+1} y_i + a_i`, where `a_i` is its share of a fresh
 //! zero-sharing (which makes `z_i` uniformly random to everyone else). Then `z_i` is *reshared*:
 //! party `i` sends `z_i` to party `i - 1`, restoring replicated shares `(z_i, z_{i+1})`.
-//! For a matmul `m x k` times `k x n` the nine cross products `x_j y_l` are split unevenly so that
-//! the three parties need 5 GEMMs instead of 6: party 0 computes `(x_0 + x_1)(y_0 + y_1)` (one
-//! GEMM), party 1 `x_1 y_2 + x_2 (y_1 + y_2)` and party 2 `x_2 y_0 + x_0 y_2` (two each, fused into
-//! one GEMM over a doubled inner dimension). With the three parties on one machine this is 5/6 of
-//! the work; across machines the slowest party still does two. Only the `m x n` result is sent.
+//! For a matmul `m x k` times `k x n` of **fixed-point** operands each party needs one GEMM:
+//! with components `(x_i, x_{i+1})` party 0 computes `(x_0 + 2 x_1)(y_0 + 2 y_1)`, party 1
+//! `2 (x_1 - x_2)(y_2 - y_1)` and party 2 `(x_0 + 2 x_2)(y_0 + 2 y_2)`. These add up to
+//! **`2 x y`** (every cross product `x_j y_l` with `j != l` appears twice, once at one party,
+//! and each `x_j y_j` gets `1 + 1`, `4 - 2` and `-2 + 4`), so the truncation that follows drops
+//! one bit more. Three GEMMs are the fewest possible: three rank-one products can add up to an
+//! odd multiple of `x y` only over a ring where 2 is invertible, never over `Z_2^64`, so the
+//! factor 2 is the price, paid in range: the truncated value is `2 x y` instead of `x y`, which
+//! halves the exact truncation's range (`|x y| < 2^29` at `f = 16` instead of `2^30`) and
+//! doubles the probabilistic truncation's failure probability (`|2 z| / 2^64` per element; see
+//! [`crate::trunc`]). With an **integer** operand there is no truncation to absorb the factor,
+//! so the nine cross products split as `(x_0 + x_1)(y_0 + y_1)` | `x_1 y_2 + x_2 (y_1 + y_2)` |
+//! `x_2 y_0 + x_0 y_2`: 5 GEMMs (two fused into one over a doubled inner dimension), the fewest
+//! for the product itself. Only the `m x n` result is sent either way.
 //!
 //! Fixed-point products carry the sum of the operands' fractional bits; when both operands are
 //! fractional, the product is truncated by the smaller scale inside the same protocol
@@ -26,10 +35,10 @@
 
 use crate::boolean::flat;
 use crate::error::{CoreError, Result};
-use crate::gemm::gemm_sum;
+use crate::gemm::{GemmShapeError, gemm_sum};
 use crate::party::{Party, to_array};
 use crate::share::AShare;
-use ndarray::{ArrayD, Ix2, Zip};
+use ndarray::{Array2, ArrayD, ArrayView2, Ix2, Zip};
 
 impl Party {
     /// Element-wise product `x * y` (same shape). See the module docs for costs and scaling.
@@ -132,37 +141,33 @@ impl Party {
         else {
             return Err(mismatch());
         };
-        let sum = |a: &ndarray::ArrayView2<'_, u64>, b: &ndarray::ArrayView2<'_, u64>| match (
-            a.as_slice(),
-            b.as_slice(),
-        ) {
-            (Some(u), Some(v)) => {
-                let mut s = mpc_net::pool::take(u.len());
-                s.extend(u.iter().zip(v).map(|(u, v)| u.wrapping_add(*v)));
-                ndarray::Array2::from_shape_vec(a.raw_dim(), s)
-                    .unwrap_or_else(|_| Zip::from(a).and(b).map_collect(|u, v| u.wrapping_add(*v)))
-            }
-            _ => Zip::from(a).and(b).map_collect(|u, v| u.wrapping_add(*v)),
-        };
-        // The nine cross products x_j y_l split as (x0+x1)(y0+y1) | x1 y2 + x2 (y1+y2) |
-        // x2 y0 + x0 y2: 5 GEMMs in all instead of 6 (components are (x_i, x_{i+1})).
-        // the sums go back to the pool once multiplied
-        let give = |a: ndarray::Array2<u64>| mpc_net::pool::give(a.into_raw_vec_and_offset().0);
-        let product = match self.role() {
-            0 => {
-                let (sx, sy) = (sum(&x0, &x1), sum(&y0, &y1));
-                let p = gemm_sum(&[(sx.view(), sy.view())]);
-                give(sx);
-                give(sy);
-                p
-            }
-            1 => {
-                let sy = sum(&y0, &y1);
+        let (fa, fb) = (x.frac_bits, y.frac_bits);
+        // Fixed-point operands (a truncation follows): one GEMM per party for twice the
+        // product; integer ones: five GEMMs for the product itself (see the module docs).
+        let doubled = fa.min(fb) > 0;
+        let lin = |a, b, (ca, cb)| combine(a, ca, b, cb);
+        let (one, two, minus) = (1u64, 2u64, u64::MAX);
+        let product = match (doubled, self.role()) {
+            // (x0 + 2 x1)(y0 + 2 y1)
+            (true, 0) => gemm_of(lin(x0, x1, (one, two)), lin(y0, y1, (one, two))),
+            // 2 (x1 - x2)(y2 - y1)
+            (true, 1) => gemm_of(
+                lin(x0, x1, (two, two.wrapping_neg())),
+                lin(y0, y1, (minus, one)),
+            ),
+            // (x0 + 2 x2)(y0 + 2 y2), components (x2, x0)
+            (true, _) => gemm_of(lin(x0, x1, (two, one)), lin(y0, y1, (two, one))),
+            // (x0 + x1)(y0 + y1)
+            (false, 0) => gemm_of(lin(x0, x1, (one, one)), lin(y0, y1, (one, one))),
+            // x1 y2 + x2 (y1 + y2)
+            (false, 1) => {
+                let sy = lin(y0, y1, (one, one));
                 let p = gemm_sum(&[(x0, y1), (x1, sy.view())]);
                 give(sy);
                 p
             }
-            _ => gemm_sum(&[(x0, y1), (x1, y0)]),
+            // x2 y0 + x0 y2
+            (false, _) => gemm_sum(&[(x0, y1), (x1, y0)]),
         };
         let z = product.map_err(|e| CoreError::InvalidShape {
             op: "matmul",
@@ -170,7 +175,8 @@ impl Party {
         })?;
         Ok(LocalProduct {
             z: z.into_dyn(),
-            scales: (x.frac_bits, y.frac_bits),
+            scales: (fa, fb),
+            doubled,
         })
     }
 
@@ -178,7 +184,11 @@ impl Party {
     /// and truncates it as [`Party::matmul`] would (1 round, or 2 with the fused truncation;
     /// `8` bytes per element of the mapped result, or the exact truncation's cost).
     pub fn finish_local(&mut self, p: LocalProduct) -> Result<AShare> {
-        let LocalProduct { mut z, scales } = p;
+        let LocalProduct {
+            mut z,
+            scales,
+            doubled,
+        } = p;
         match z.as_slice_mut() {
             Some(z) => self.add_zero_share(z),
             None => {
@@ -187,6 +197,11 @@ impl Party {
                     *v = v.wrapping_add(a);
                 }
             }
+        }
+        if doubled {
+            // the shares add up to 2 x y: truncate by one bit more
+            let d = scales.0.min(scales.1);
+            return self.reshare_trunc(z, d + 1, scales.0.max(scales.1));
         }
         self.finish_product(z, scales.0, scales.1)
     }
@@ -263,6 +278,34 @@ pub struct LocalProduct {
     z: ArrayD<u64>,
     /// The operands' fractional bits (the product's scale is their sum).
     scales: (u32, u32),
+    /// Whether the three shares add up to twice the product (one more bit to truncate).
+    doubled: bool,
+}
+
+/// `ca a + cb b` (wrapping), in a buffer from the pool when both are contiguous.
+fn combine(a: ArrayView2<'_, u64>, ca: u64, b: ArrayView2<'_, u64>, cb: u64) -> Array2<u64> {
+    let f = |u: &u64, v: &u64| u.wrapping_mul(ca).wrapping_add(v.wrapping_mul(cb));
+    if let (Some(u), Some(v)) = (a.as_slice(), b.as_slice()) {
+        let mut s = mpc_net::pool::take(u.len());
+        s.extend(u.iter().zip(v).map(|(u, v)| f(u, v)));
+        if let Ok(c) = Array2::from_shape_vec(a.raw_dim(), s) {
+            return c;
+        }
+    }
+    Zip::from(a).and(b).map_collect(f)
+}
+
+/// Gives a temporary operand back to the pool.
+fn give(a: Array2<u64>) {
+    mpc_net::pool::give(a.into_raw_vec_and_offset().0);
+}
+
+/// The product of two temporary operands, which then go back to the pool.
+fn gemm_of(a: Array2<u64>, b: Array2<u64>) -> std::result::Result<Array2<u64>, GemmShapeError> {
+    let p = gemm_sum(&[(a.view(), b.view())]);
+    give(a);
+    give(b);
+    p
 }
 
 impl LocalProduct {
@@ -272,8 +315,9 @@ impl LocalProduct {
     }
 
     /// Applies a map to this party's share. The three shares add up to the mapped product
-    /// only if `f` is **linear over `Z_2^64`** (sums of entries, layout changes such as
-    /// col2im); the mask is drawn afterwards at the mapped size, so the map cannot weaken it.
+    /// (twice it for fixed-point operands, see the module docs) only if `f` is **linear over
+    /// `Z_2^64`** (sums of entries, layout changes such as col2im); the mask is drawn
+    /// afterwards at the mapped size, so the map cannot weaken it.
     pub fn map<E>(
         self,
         f: impl FnOnce(&ArrayD<u64>) -> std::result::Result<ArrayD<u64>, E>,
@@ -281,6 +325,7 @@ impl LocalProduct {
         Ok(LocalProduct {
             z: f(&self.z)?,
             scales: self.scales,
+            doubled: self.doubled,
         })
     }
 }

@@ -23,6 +23,9 @@
 //!   truncation. For a product of two values with `f` fractional bits, `|z| = |x y| 2^(2f)`: at
 //!   `f = 16` this is `|x y| * 2^-32`, i.e. 2^-32 for `|x y| <= 1`, 2^-22 for `|x y| <= 2^10`.
 //!   Keep values small (normalise inputs) or use fewer fractional bits to make it rarer.
+//!   A fixed-point **matmul** truncates `z = 2 x y` by `d + 1` bits (one GEMM per party instead
+//!   of five in all; see [`crate::mul`]), so its failure probability is twice that of the same
+//!   values in a `mul`: `|x y| * 2^-31` per output element at `f = 16`.
 //!
 //! ## Stand-alone truncation of a replicated share (1 round; party 1 sends `8` bytes per element)
 //! With `x = x_0 + (x_1 + x_2)` as the two-out-of-two split (`x_0` is held by parties 0 and 2,
@@ -62,7 +65,7 @@
 //!
 //! Error: `floor(z / 2^d)` or one more, i.e. at most one unit in the last place, and never a
 //! wrap-around failure while `|z| < 2^62` (at `f = 16` a product of two values is fine while
-//! `|x y| < 2^30`). Outside that bound the result is wrong, so callers keep values in range (the
+//! `|x y| < 2^30`, an entry of a fixed-point matmul while `|x y| < 2^29`: it truncates `2 x y`). Outside that bound the result is wrong, so callers keep values in range (the
 //! fixed-point encoding itself allows only `|x| < 2^(63 - f)`). Costs: 2 rounds; each party sends
 //! 16 bytes per element (dealer: `t_B`, `b_B`; parties 0 and 1: one word in each round), twice the
 //! fused probabilistic truncation, with no preprocessing phase. Security: semi-honest, honest

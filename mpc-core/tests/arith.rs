@@ -145,6 +145,109 @@ fn matmul_against_f64() {
     }
 }
 
+/// `x y` over `Z_2^64` (wrapping), the plaintext of an integer matmul.
+fn ring_matmul(x: &ArrayD<u64>, y: &ArrayD<u64>) -> ArrayD<u64> {
+    let (m, k, n) = (x.shape()[0], x.shape()[1], y.shape()[1]);
+    ArrayD::from_shape_fn(IxDyn(&[m, n]), |ij| {
+        (0..k).fold(0u64, |acc, l| {
+            acc.wrapping_add(x[[ij[0], l]].wrapping_mul(y[[l, ij[1]]]))
+        })
+    })
+}
+
+/// Products of the largest values the doubled matmul path allows in exact mode (its shares add
+/// up to `2 x y`, so `|x y| < 2^29` at 16 fractional bits; see `mul.rs`): both signs, one
+/// unit in the last place of error, no wrap-around.
+#[test]
+fn exact_matmul_at_the_doubled_range_limit() {
+    // |x y| up to 2^28.9 in one product and in a sum of four
+    let big = 2f64.powf(14.45);
+    let x = ArrayD::from_shape_vec(
+        IxDyn(&[2, 4]),
+        vec![big, -big, big, 0.5, 1.0, 2.0, -3.0, 4.0],
+    )
+    .unwrap();
+    // column 0 gives big^2 = 2^28.9 (+0.5), column 1 -big^2 (+0.25)
+    let y = ArrayD::from_shape_vec(
+        IxDyn(&[4, 2]),
+        vec![big, -big, big, 0.0, big, 0.0, 1.0, 0.5],
+    )
+    .unwrap();
+    let outs = run_3pc(|p| {
+        p.set_trunc_mode(mpc_core::TruncMode::Exact);
+        let sx = p.input_f64(0, own(p.role(), 0, &x), &[2, 4])?;
+        let sy = p.input_f64(1, own(p.role(), 1, &y), &[4, 2])?;
+        let z = p.matmul(&sx, &sy)?;
+        p.reveal_f64(&z)
+    })
+    .unwrap();
+    let want = x
+        .into_dimensionality::<Ix2>()
+        .unwrap()
+        .dot(&y.into_dimensionality::<Ix2>().unwrap());
+    assert!(
+        want.iter().any(|v| *v > 2f64.powf(28.8)) && want.iter().any(|v| *v < -2f64.powf(28.8))
+    );
+    for got in &outs {
+        // encoding errors of the big operands (|x|, |y| < 2^14.5) dominate
+        let bound = 4.0 * 2.0 * 2f64.powf(14.5) * ENC + ULP;
+        assert!(max_abs_diff(got, &want.clone().into_dyn()) <= bound);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, .. ProptestConfig::default() })]
+
+    /// Every combination of operand scales in both truncation modes: fixed times fixed takes
+    /// the doubled one-GEMM-per-party path (truncated by one more bit), an integer operand the
+    /// five-GEMM path, exact over the whole ring for integers times integers.
+    #[test]
+    fn prop_matmul_every_scale_and_mode(
+        m in 1usize..20,
+        k in 1usize..40,
+        n in 1usize..20,
+        exact in prop::bool::ANY,
+        seed in any::<u64>(),
+    ) {
+        use rand::RngExt;
+        let mut r = rng(seed);
+        let x = uniform(&mut r, &[m, k], 8.0);
+        let y = uniform(&mut r, &[k, n], 8.0);
+        let xi = ArrayD::from_shape_fn(IxDyn(&[m, k]), |_| r.random_range(-50i64..=50) as u64);
+        let (wa, wb) = (
+            ArrayD::from_shape_fn(IxDyn(&[m, k]), |_| r.random::<u64>()),
+            ArrayD::from_shape_fn(IxDyn(&[k, n]), |_| r.random::<u64>()),
+        );
+        let outs = run_3pc(|p| {
+            if exact {
+                p.set_trunc_mode(mpc_core::TruncMode::Exact);
+            }
+            let sx = p.input_f64(0, own(p.role(), 0, &x), &[m, k])?;
+            let sy = p.input_f64(1, own(p.role(), 1, &y), &[k, n])?;
+            let si = p.input(2, own(p.role(), 2, &xi), &[m, k], 0)?;
+            let (swa, swb) = (
+                p.input(0, own(p.role(), 0, &wa), &[m, k], 0)?,
+                p.input(1, own(p.role(), 1, &wb), &[k, n], 0)?,
+            );
+            let fixed = p.matmul(&sx, &sy)?;
+            let mixed = p.matmul(&si, &sy)?;
+            let ints = p.matmul(&swa, &swb)?;
+            Ok((p.reveal_f64(&fixed)?, p.reveal_f64(&mixed)?, p.reveal(&ints)?))
+        }).unwrap();
+        let dot = |a: &ArrayD<f64>, b: &ArrayD<f64>| {
+            let a = a.clone().into_dimensionality::<Ix2>().unwrap();
+            a.dot(&b.clone().into_dimensionality::<Ix2>().unwrap()).into_dyn()
+        };
+        let xr = xi.mapv(|v| v as i64 as f64);
+        let want_ints = ring_matmul(&wa, &wb);
+        for (fixed, mixed, ints) in &outs {
+            prop_assert!(max_abs_diff(fixed, &dot(&x, &y)) <= k as f64 * mul_bound(8.0, 8.0));
+            prop_assert!(max_abs_diff(mixed, &dot(&xr, &y)) <= k as f64 * 50.0 * ENC);
+            prop_assert_eq!(ints, &want_ints);
+        }
+    }
+}
+
 /// A linear map between the local product and the resharing (`matmul_local`, `map`,
 /// `finish_local`): the column sums of `x y` come out as the plaintext's, within the same bound
 /// per summed entry, and only the mapped `1 x n` result is sent.

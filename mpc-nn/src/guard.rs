@@ -2,10 +2,12 @@
 //!
 //! Fixed-point training stays correct only while its values stay small: the exact truncation
 //! needs every product-sum `z` below `2^62` in ring units, i.e. `|z| < 2^(62 - 2f)` in real
-//! units (`2^30` at `f = 16`), and a diverging run (too large a learning rate) crosses that
-//! within a few steps, after which the shares hold garbage that training cannot undo. With
-//! every activation, gradient and parameter below `bound = 2^10` (the default of the job
-//! runner's guard), products stay below `2^20` and sums of up to `2^10` of them below `2^30`.
+//! units (`2^30` at `f = 16`; `2^29` for an entry of a matmul, which truncates `2 z`, see
+//! `mpc_core::mul`), and a diverging run (too large a learning rate) crosses that within a few
+//! steps, after which the shares hold garbage that training cannot undo. With every
+//! activation, gradient and parameter below `bound = 2^10` (the default of the job runner's
+//! guard), products stay below `2^20` and a matmul entry summing up to `2^9` of them (an
+//! element-wise sum up to `2^10`) stays in range.
 //!
 //! [`any_out_of_range`] computes, on shares, `[t >= B]` and `[-t >= B]` for every element `t`
 //! of the given tensors (one comparison protocol run over all of them), sums the bits, and
