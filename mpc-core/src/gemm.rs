@@ -48,11 +48,20 @@
 //! | Zen 3, AVX2 | floor: `vpmuludq` + `vpshufd` + `vpmulld`, Winograd (the AVX2 kernel) | **10.6-12** | 3.5-3.9 |
 //! | Zen 3, AVX2 | GEMM, AVX2 kernel | 9-10 | 3.0-3.3 |
 //! | Zen 3, AVX2 | GEMM, portable kernel (the former 4×8 kernel: 3.7) | 3.8-4.0 | 1.3 |
+//! | Zen 4, AVX-512 | floor: scalar `imul` 4×4 / Winograd | 3.6 / 4.9 | 1.0 / 1.4 |
+//! | Zen 4, AVX-512 | floor: three `vpmuludq` + shifts / Winograd | 7.3 / 10.0 | 2.0 / 2.8 |
+//! | Zen 4, AVX-512 | floor: `vpmuludq` + `vpmulld` / Winograd (the AVX2 kernel) | 11.4 / **14.2** | 3.2 / 4.0 |
+//! | Zen 4, AVX-512 | GEMM, AVX2 kernel (forced) | 7.4-9.3 | 2.1-2.6 |
+//! | Zen 4, AVX-512 | GEMM, AVX-512 kernel | 18.5-21.5 | 5.2-6.0 |
+//! | Zen 4, AVX-512 | GEMM, portable kernel | 3.1-3.9 | 0.9-1.1 |
 //!
 //! Two `vpmuludq`/`vpmulld` issue per cycle on Zen 3; the Winograd AVX2 loop needs 7 vector
 //! operations (2 multiplications) per 8 multiply-adds, which bounds it at about 4.6 per cycle
 //! on the 4 vector pipes. The GEMM runs at 85-95% of the floor (packing, the correction terms
-//! and adding tiles into C take the rest).
+//! and adding tiles into C take the rest). The Zen 4 rows (family 25 model 17, a 2-vCPU VM at
+//! about 3.6 GHz, one window on 2026-12-02) show the AVX2 kernel at only 55-65% of its floor
+//! there (a packing depth of 256 instead of 512 measured the same), so forcing it on an AVX-512
+//! CPU understates an AVX2-only one.
 use std::cell::Cell;
 use std::fmt;
 use std::thread::LocalKey;

@@ -48,7 +48,7 @@ pub fn plain_params(model: &Sequential<Plain>) -> NamedTensors {
 }
 
 /// Writes plaintext weights to `path` as `F32` safetensors, under their names and in their
-/// shapes (atomically, as [`save_shares`]). This is the only way a model leaves the parties in
+/// shapes (atomically, as [`save_shares`](super::save_shares)). This is the only way a model leaves the parties in
 /// the clear: reveal it first with [`reveal_model_to`].
 pub fn export_safetensors(path: &Path, params: &[(String, ArrayD<f64>)]) -> Result<()> {
     let mut seen = BTreeSet::new();
