@@ -146,22 +146,18 @@ impl Party {
         // product; integer ones: five GEMMs for the product itself (see the module docs).
         let doubled = fa.min(fb) > 0;
         let lin = |a, b, (ca, cb)| combine(a, ca, b, cb);
-        let (one, two, minus) = (1u64, 2u64, u64::MAX);
         let product = match (doubled, self.role()) {
             // (x0 + 2 x1)(y0 + 2 y1)
-            (true, 0) => gemm_of(lin(x0, x1, (one, two)), lin(y0, y1, (one, two))),
+            (true, 0) => gemm_of(lin(x0, x1, (1, 2)), lin(y0, y1, (1, 2))),
             // 2 (x1 - x2)(y2 - y1)
-            (true, 1) => gemm_of(
-                lin(x0, x1, (two, two.wrapping_neg())),
-                lin(y0, y1, (minus, one)),
-            ),
+            (true, 1) => gemm_of(lin(x0, x1, (2, -2)), lin(y0, y1, (-1, 1))),
             // (x0 + 2 x2)(y0 + 2 y2), components (x2, x0)
-            (true, _) => gemm_of(lin(x0, x1, (two, one)), lin(y0, y1, (two, one))),
+            (true, _) => gemm_of(lin(x0, x1, (2, 1)), lin(y0, y1, (2, 1))),
             // (x0 + x1)(y0 + y1)
-            (false, 0) => gemm_of(lin(x0, x1, (one, one)), lin(y0, y1, (one, one))),
+            (false, 0) => gemm_of(lin(x0, x1, (1, 1)), lin(y0, y1, (1, 1))),
             // x1 y2 + x2 (y1 + y2)
             (false, 1) => {
-                let sy = lin(y0, y1, (one, one));
+                let sy = lin(y0, y1, (1, 1));
                 let p = gemm_sum(&[(x0, y1), (x1, sy.view())]);
                 give(sy);
                 p
@@ -282,9 +278,29 @@ pub struct LocalProduct {
     doubled: bool,
 }
 
-/// `ca a + cb b` (wrapping), in a buffer from the pool when both are contiguous.
-fn combine(a: ArrayView2<'_, u64>, ca: u64, b: ArrayView2<'_, u64>, cb: u64) -> Array2<u64> {
-    let f = |u: &u64, v: &u64| u.wrapping_mul(ca).wrapping_add(v.wrapping_mul(cb));
+/// `ca a + cb b` (wrapping) for the matmul's coefficients, written with shifts and additions
+/// (the baseline x86-64 target has no vector 64-bit multiplication).
+fn combine(a: ArrayView2<'_, u64>, ca: i64, b: ArrayView2<'_, u64>, cb: i64) -> Array2<u64> {
+    match (ca, cb) {
+        (1, 1) => combine_with(a, b, |u, v| u.wrapping_add(v)),
+        (1, 2) => combine_with(a, b, |u, v| u.wrapping_add(v << 1)),
+        (2, 1) => combine_with(a, b, |u, v| (u << 1).wrapping_add(v)),
+        (2, -2) => combine_with(a, b, |u, v| u.wrapping_sub(v) << 1),
+        (-1, 1) => combine_with(a, b, |u, v| v.wrapping_sub(u)),
+        _ => combine_with(a, b, |u, v| {
+            u.wrapping_mul(ca as u64)
+                .wrapping_add(v.wrapping_mul(cb as u64))
+        }),
+    }
+}
+
+/// `f(a, b)` element by element, in a buffer from the pool when both are contiguous.
+fn combine_with(
+    a: ArrayView2<'_, u64>,
+    b: ArrayView2<'_, u64>,
+    f: impl Fn(u64, u64) -> u64,
+) -> Array2<u64> {
+    let f = |u: &u64, v: &u64| f(*u, *v);
     if let (Some(u), Some(v)) = (a.as_slice(), b.as_slice()) {
         let mut s = mpc_net::pool::take(u.len());
         s.extend(u.iter().zip(v).map(|(u, v)| f(u, v)));
