@@ -2,10 +2,15 @@
 //!
 //! Each [`Prg`] is keyed with a 128-bit seed. Word `2j` and `2j+1` of the stream are the two halves
 //! of `AES_k(j)` (the counter written little-endian), so the output is the textbook AES-CTR
-//! keystream. Counter blocks are written straight into the caller's buffer and encrypted in place
-//! with the `aes` crate's block API, which uses VAES (AVX-512) or AES-NI when the CPU has them
-//! (detected at run time; about 14 GB/s per core with VAES here, 7 GB/s with AES-NI alone):
-//! no intermediate buffer, one pass over memory.
+//! keystream. On x86-64 with AES-NI the keystream comes from a counter mode written for this
+//! (`prg/ctr.rs`: the counters made in registers, 16 blocks in flight, VAES on 512-bit registers
+//! where the CPU has AVX-512 and VAES, else AES-NI; chosen at run time) and is stored once into
+//! the caller's buffer. Elsewhere counter blocks are written into the caller's buffer and
+//! encrypted in place with the `aes` crate's block API. All paths give the same textbook
+//! keystream (a test compares every path this CPU supports with the crate), so parties on
+//! different CPUs agree. On a Zen 4 VM the hand-written path made relu1e6, where AES-CTR was
+//! about a quarter of the time (the crate's VAES path spent as long again copying blocks into
+//! arrays), 24% faster (median 61 -> 47 ms, alternating runs).
 //!
 //! Security: AES-128 as a PRF; a key is never used for more than 2^64 blocks. Seeds come from the
 //! operating system's CSPRNG ([`os_seed`]) or, for pairwise keys, from a peer who drew them so.
@@ -14,6 +19,8 @@ use crate::error::{CoreError, Result};
 use aes::Aes128;
 use aes::Block;
 use aes::cipher::{BlockCipherEncrypt, KeyInit};
+
+mod ctr;
 
 /// Words of keystream made at a time by the chunked forms (even, so that chunking does not change
 /// the stream; 16 KiB, well inside a core's L1/L2 cache).
@@ -33,6 +40,9 @@ pub fn os_seed() -> Result<Seed> {
 #[derive(Clone)]
 pub struct Prg {
     cipher: Aes128,
+    /// The hand-written counter mode of this CPU and its round keys, if it has AES-NI
+    /// (`ctr.rs`); else the crate's block API makes the stream.
+    fast: Option<(ctr::Path, ctr::RoundKeys)>,
     /// Kept for [`Prg::state`] (checkpoints); never printed.
     seed: Seed,
     counter: u64,
@@ -56,11 +66,22 @@ impl Prg {
     /// A generator keyed with `seed` whose next block is block `counter` of the stream: the
     /// generator a [`Prg::state`] was taken from, continued.
     pub fn resume(seed: &Seed, counter: u64) -> Prg {
+        let fast = ctr::Path::detect().zip(ctr::RoundKeys::new(seed));
         Prg {
             cipher: Aes128::new(&(*seed).into()),
+            fast,
             seed: *seed,
             counter,
         }
+    }
+
+    /// [`Prg::resume`] on a given counter-mode path (`None`: the crate's block API), for the
+    /// tests that compare the paths.
+    #[cfg(test)]
+    fn on_path(seed: &Seed, counter: u64, path: Option<ctr::Path>) -> Prg {
+        let mut p = Prg::resume(seed, counter);
+        p.fast = path.zip(ctr::RoundKeys::new(seed));
+        p
     }
 
     /// The seed and the position (the next block's counter): key material, as secret as the
@@ -75,6 +96,19 @@ impl Prg {
     pub fn fill(&mut self, out: &mut [u64]) {
         let full = out.len() / 2;
         let (pairs, rest) = out.split_at_mut(full * 2);
+        if let Some((path, keys)) = &self.fast {
+            // counters made in registers, the keystream stored once (see `ctr.rs`)
+            if ctr::keystream(*path, keys, self.counter, pairs) {
+                self.counter = self.counter.wrapping_add(full as u64);
+                if let Some(last) = rest.first_mut() {
+                    let mut block = [0u64; 2];
+                    ctr::keystream(*path, keys, self.counter, &mut block);
+                    *last = block[0];
+                    self.counter = self.counter.wrapping_add(1);
+                }
+                return;
+            }
+        }
         // SAFETY: `pairs` is 16 * full bytes of initialised memory; `Block` is a transparent
         // [u8; 16] (alignment 1, no invalid bit patterns), so viewing it as `full` blocks is
         // sound, and the exclusive borrow is held for the whole use.
@@ -208,6 +242,49 @@ mod tests {
         // different keys, different streams
         let z = Prg::new(&[8u8; 16]).words(5);
         assert_ne!(x, z);
+    }
+
+    /// Every counter-mode path this CPU supports gives the crate's keystream, for every length
+    /// (full 16-block steps, single registers, partial ones, an odd last word) and across the
+    /// counter's wrap-around.
+    #[test]
+    fn every_counter_mode_path_gives_the_textbook_keystream() {
+        let paths = [ctr::Path::Vaes512, ctr::Path::AesNi];
+        let seed: Seed = *b"\x2b\x7e\x15\x16\x28\xae\xd2\xa6\xab\xf7\x15\x88\x09\xcf\x4f\x3c";
+        // the FIPS-197 example key; the reference is the `aes` crate block by block
+        let c = Aes128::new(&seed.into());
+        let reference = |counter: u64, n: usize| -> Vec<u64> {
+            (0..n.div_ceil(2) as u64)
+                .flat_map(|j| {
+                    let mut blk = Block::from(u128::from(counter.wrapping_add(j)).to_le_bytes());
+                    c.encrypt_block(&mut blk);
+                    let (lo, hi) = blk.split_at(8);
+                    let w = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
+                    [w(lo), w(hi)]
+                })
+                .take(n)
+                .collect()
+        };
+        let mut tested = 0;
+        for path in paths.into_iter().filter(|p| p.is_supported()) {
+            tested += 1;
+            for counter in [0, 5, u64::MAX - 20] {
+                for n in (0..80).chain([1000, 1001]) {
+                    let mut p = Prg::on_path(&seed, counter, Some(path));
+                    let mut got = vec![0u64; n];
+                    p.fill(&mut got);
+                    assert_eq!(
+                        got,
+                        reference(counter, n),
+                        "{path:?}, counter {counter}, n = {n}"
+                    );
+                    assert_eq!(p.state().1, counter.wrapping_add(n.div_ceil(2) as u64));
+                }
+            }
+        }
+        let mut p = Prg::on_path(&seed, 3, None);
+        assert_eq!(p.words(77), reference(3, 77), "the crate's path");
+        eprintln!("{tested} hand-written counter-mode paths tested on this CPU");
     }
 
     #[test]
