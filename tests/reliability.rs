@@ -355,9 +355,7 @@ fn the_guard_rescues_a_run_made_to_diverge() {
     );
     assert!(g.rollbacks >= 1, "{g:?}");
     assert!(g.lr.unwrap() < 10.0, "{g:?}");
-    // the rescued run trains on at a halved rate from a rolled-back step, with fresh randomness
-    // each run: 26 runs gave 0.87-0.98 (one below 0.93); the unguarded run stays near 0.5
-    assert!(g.accuracy.unwrap() >= 0.85, "{g:?}");
+    assert!(g.accuracy.unwrap() >= 0.9, "{g:?}");
     for r in &guarded {
         let r = r.as_ref().unwrap();
         assert_eq!((r.rollbacks, r.lr), (g.rollbacks, g.lr));
