@@ -145,19 +145,28 @@ impl Party {
         // Fixed-point operands (a truncation follows): one GEMM per party for twice the
         // product; integer ones: five GEMMs for the product itself (see the module docs).
         let doubled = fa.min(fb) > 0;
-        let lin = |a, b, (ca, cb)| combine(a, ca, b, cb);
+        let add = |u: u64, v: u64| u.wrapping_add(v);
         let product = match (doubled, self.role()) {
             // (x0 + 2 x1)(y0 + 2 y1)
-            (true, 0) => gemm_of(lin(x0, x1, (1, 2)), lin(y0, y1, (1, 2))),
+            (true, 0) => {
+                let f = |u: u64, v: u64| u.wrapping_add(v << 1);
+                gemm_of(combine(x0, x1, f), combine(y0, y1, f))
+            }
             // 2 (x1 - x2)(y2 - y1)
-            (true, 1) => gemm_of(lin(x0, x1, (2, -2)), lin(y0, y1, (-1, 1))),
+            (true, 1) => gemm_of(
+                combine(x0, x1, |u, v| u.wrapping_sub(v) << 1),
+                combine(y0, y1, |u, v| v.wrapping_sub(u)),
+            ),
             // (x0 + 2 x2)(y0 + 2 y2), components (x2, x0)
-            (true, _) => gemm_of(lin(x0, x1, (2, 1)), lin(y0, y1, (2, 1))),
+            (true, _) => {
+                let f = |u: u64, v: u64| (u << 1).wrapping_add(v);
+                gemm_of(combine(x0, x1, f), combine(y0, y1, f))
+            }
             // (x0 + x1)(y0 + y1)
-            (false, 0) => gemm_of(lin(x0, x1, (1, 1)), lin(y0, y1, (1, 1))),
+            (false, 0) => gemm_of(combine(x0, x1, add), combine(y0, y1, add)),
             // x1 y2 + x2 (y1 + y2)
             (false, 1) => {
-                let sy = lin(y0, y1, (1, 1));
+                let sy = combine(y0, y1, add);
                 let p = gemm_sum(&[(x0, y1), (x1, sy.view())]);
                 give(sy);
                 p
@@ -278,24 +287,10 @@ pub struct LocalProduct {
     doubled: bool,
 }
 
-/// `ca a + cb b` (wrapping) for the matmul's coefficients, written with shifts and additions
-/// (the baseline x86-64 target has no vector 64-bit multiplication).
-fn combine(a: ArrayView2<'_, u64>, ca: i64, b: ArrayView2<'_, u64>, cb: i64) -> Array2<u64> {
-    match (ca, cb) {
-        (1, 1) => combine_with(a, b, |u, v| u.wrapping_add(v)),
-        (1, 2) => combine_with(a, b, |u, v| u.wrapping_add(v << 1)),
-        (2, 1) => combine_with(a, b, |u, v| (u << 1).wrapping_add(v)),
-        (2, -2) => combine_with(a, b, |u, v| u.wrapping_sub(v) << 1),
-        (-1, 1) => combine_with(a, b, |u, v| v.wrapping_sub(u)),
-        _ => combine_with(a, b, |u, v| {
-            u.wrapping_mul(ca as u64)
-                .wrapping_add(v.wrapping_mul(cb as u64))
-        }),
-    }
-}
-
-/// `f(a, b)` element by element, in a buffer from the pool when both are contiguous.
-fn combine_with(
+/// `f(a, b)` element by element, in a buffer from the pool when both are contiguous. The
+/// matmul's operand combinations are shifts and additions (the baseline x86-64 target has no
+/// vector 64-bit multiplication).
+fn combine(
     a: ArrayView2<'_, u64>,
     b: ArrayView2<'_, u64>,
     f: impl Fn(u64, u64) -> u64,

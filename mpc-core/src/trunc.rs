@@ -65,7 +65,8 @@
 //!
 //! Error: `floor(z / 2^d)` or one more, i.e. at most one unit in the last place, and never a
 //! wrap-around failure while `|z| < 2^62` (at `f = 16` a product of two values is fine while
-//! `|x y| < 2^30`, an entry of a fixed-point matmul while `|x y| < 2^29`: it truncates `2 x y`). Outside that bound the result is wrong, so callers keep values in range (the
+//! `|x y| < 2^30`, an entry of a fixed-point matmul while `|x y| < 2^29`: it truncates
+//! `2 x y`). Outside that bound the result is wrong, so callers keep values in range (the
 //! fixed-point encoding itself allows only `|x| < 2^(63 - f)`). Costs: 2 rounds; each party sends
 //! 16 bytes per element (dealer: `t_B`, `b_B`; parties 0 and 1: one word in each round), twice the
 //! fused probabilistic truncation, with no preprocessing phase. Security: semi-honest, honest
