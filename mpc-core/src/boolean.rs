@@ -22,10 +22,11 @@
 use crate::convert::Pair;
 use crate::error::{CoreError, Result};
 use crate::party::{Party, to_array};
-use crate::prg::CHUNK;
+use crate::prg::{CHUNK, Prg};
 use crate::share::BShare;
 use ndarray::ArrayD;
 use std::borrow::Cow;
+use std::ops::Range;
 use std::sync::Arc;
 
 /// Row-major words of an array, borrowed when it is contiguous in standard order.
@@ -221,11 +222,7 @@ impl Party {
                 right: vec![y0.len(), y1.len()],
             });
         }
-        self.and_planes(1, n, |_| Gate {
-            x: (x0, x1),
-            y: (y0, y1),
-            e: None,
-        })
+        self.and_planes(1, n, |_| Gate::words((x0, x1), (y0, y1), None))
     }
 
     /// One layer of `gates` AND gates over bit planes of `m` words, resharing included
@@ -281,9 +278,11 @@ impl Party {
         keep: &mut Vec<u64>,
         mut msg: Option<&mut Vec<u64>>,
     ) {
-        // scratch no larger than needed (small layers are frequent)
+        // scratch no larger than needed (small layers are frequent); `bufs` holds the words of
+        // operand components drawn from keystreams (x0, x1, y0, y1, e0)
         let chunk = n.clamp(1, CHUNK);
         let (mut z, mut r) = (vec![0u64; chunk], vec![0u64; chunk]);
+        let mut bufs = vec![0u64; 5 * chunk];
         let mut pos = 0;
         while pos < n {
             let len = chunk.min(n - pos);
@@ -296,9 +295,12 @@ impl Party {
                 let g = gate(q);
                 let span = off..off + seg;
                 let (zs, rs) = (&mut z[i..i + seg], &r[i..i + seg]);
-                and_local_masked(zs, rs, g.x, g.y, span.clone());
+                let [bx0, bx1, by0, by1, be0] = five(&mut bufs, chunk);
+                let x = (g.x.0.read(span.clone(), bx0), g.x.1.read(span.clone(), bx1));
+                let y = (g.y.0.read(span.clone(), by0), g.y.1.read(span.clone(), by1));
+                and_local_masked(zs, rs, x, y);
                 if let Some((e0, _)) = g.e {
-                    for (z, e) in zs.iter_mut().zip(&e0[span]) {
+                    for (z, e) in zs.iter_mut().zip(e0.read(span, be0)) {
                         *z ^= e;
                     }
                 }
@@ -332,31 +334,91 @@ pub(crate) fn into_owned(a: Shared) -> Vec<u64> {
     Arc::try_unwrap(a).unwrap_or_else(|a| mpc_net::pool::copy(&a))
 }
 
+/// One component of a gate operand's `m`-word plane: stored words, or the plane that starts
+/// at word `start` of a keystream, drawn when it is read ([`Prg::fill_at`]). A component that
+/// is pure keystream (e.g. party 0's share of the generate bits) then needs no buffer that is
+/// written once and read back once.
+#[derive(Clone, Copy)]
+pub(crate) enum Comp<'a> {
+    /// The plane's words.
+    Words(&'a [u64]),
+    /// Words `start..start + m` of a keystream.
+    Stream(&'a Prg, usize),
+}
+
+impl<'a> Comp<'a> {
+    /// Words `span` of the plane: borrowed if stored, else drawn into `buf` (at least
+    /// `span.len()` words).
+    fn read<'b>(self, span: Range<usize>, buf: &'b mut [u64]) -> &'b [u64]
+    where
+        'a: 'b,
+    {
+        match self {
+            Comp::Words(w) => &w[span],
+            Comp::Stream(prg, start) => {
+                let out = &mut buf[..span.len()];
+                prg.fill_at(start + span.start, out);
+                out
+            }
+        }
+    }
+
+    /// Appends the first `m` words of the plane to `v`.
+    pub(crate) fn append_to(self, m: usize, v: &mut Vec<u64>) {
+        match self {
+            Comp::Words(w) => v.extend_from_slice(&w[..m]),
+            Comp::Stream(prg, start) => {
+                let at = v.len();
+                v.resize(at + m, 0);
+                prg.fill_at(start, &mut v[at..]);
+            }
+        }
+    }
+}
+
 /// The operands of one AND gate of [`Party::and_planes`]: replicated pairs of `m`-word planes.
 pub(crate) struct Gate<'a> {
     /// Left input.
-    pub x: (&'a [u64], &'a [u64]),
+    pub x: (Comp<'a>, Comp<'a>),
     /// Right input.
-    pub y: (&'a [u64], &'a [u64]),
+    pub y: (Comp<'a>, Comp<'a>),
     /// A shared plane XORed into the output, if any.
-    pub e: Option<(&'a [u64], &'a [u64])>,
+    pub e: Option<(Comp<'a>, Comp<'a>)>,
 }
 
-/// `z = z ^ r ^ (x & y)_local` over `span` of the operand planes (`z`, `r` hold that span).
+impl<'a> Gate<'a> {
+    /// A gate over stored planes.
+    pub(crate) fn words(
+        x: (&'a [u64], &'a [u64]),
+        y: (&'a [u64], &'a [u64]),
+        e: Option<(&'a [u64], &'a [u64])>,
+    ) -> Gate<'a> {
+        let w = |(a, b): (&'a [u64], &'a [u64])| (Comp::Words(a), Comp::Words(b));
+        Gate {
+            x: w(x),
+            y: w(y),
+            e: e.map(w),
+        }
+    }
+}
+
+/// The five `chunk`-word scratch slices of [`Party::and_layer`] (`bufs` holds `5 * chunk`).
+fn five(bufs: &mut [u64], chunk: usize) -> [&mut [u64]; 5] {
+    let (a, rest) = bufs.split_at_mut(chunk);
+    let (b, rest) = rest.split_at_mut(chunk);
+    let (c, rest) = rest.split_at_mut(chunk);
+    let (d, e) = rest.split_at_mut(chunk);
+    [a, b, c, d, e]
+}
+
+/// `z = z ^ r ^ (x & y)_local` word by word (`z`, `r` and the operands hold the same span).
 #[inline]
 fn and_local_masked(
     z: &mut [u64],
     r: &[u64],
     (x0, x1): (&[u64], &[u64]),
     (y0, y1): (&[u64], &[u64]),
-    span: std::ops::Range<usize>,
 ) {
-    let (x0, x1, y0, y1) = (
-        &x0[span.clone()],
-        &x1[span.clone()],
-        &y0[span.clone()],
-        &y1[span],
-    );
     for (((((z, &r), &a0), &a1), &b0), &b1) in z.iter_mut().zip(r).zip(x0).zip(x1).zip(y0).zip(y1) {
         *z ^= r ^ (a0 & (b0 ^ b1)) ^ (a1 & b0);
     }

@@ -165,6 +165,26 @@ impl Prg {
         part
     }
 
+    /// Writes the words at positions `pos..pos + out.len()` of this generator's stream
+    /// (position 0 is the word [`Prg::words`] would give next) into `out`, without moving the
+    /// generator: a taken stream ([`Prg::take_stream`]) read at any place, as often as needed.
+    pub(crate) fn fill_at(&self, pos: usize, out: &mut [u64]) {
+        let Some((first, rest)) = out.split_first_mut() else {
+            return;
+        };
+        let mut p = self.clone();
+        p.counter = p.counter.wrapping_add((pos / 2) as u64);
+        if pos % 2 == 1 {
+            // an odd start is the high half of its block; the rest starts on a block
+            let mut block = [0u64; 2];
+            p.fill(&mut block);
+            *first = block[1];
+            p.fill(rest);
+        } else {
+            p.fill(out);
+        }
+    }
+
     /// XORs the next `out.len()` words of the stream into `out`.
     pub fn xor_into(&mut self, out: &mut [u64]) {
         self.combine_into(out, |o, r| o ^ r);
@@ -332,6 +352,28 @@ mod tests {
                 gy.extend_from_slice(c2);
             });
             assert_eq!((gx, gy), (x, y), "n = {n}");
+        }
+    }
+
+    #[test]
+    fn fill_at_reads_a_taken_stream_anywhere() {
+        let mut a = Prg::new(&[6u8; 16]);
+        a.words(3);
+        let stream = a.take_stream(5000);
+        let all = stream.clone().words(5000);
+        for (pos, len) in [
+            (0, 0),
+            (0, 1),
+            (1, 1),
+            (1, 2),
+            (2, 7),
+            (7, 1024),
+            (1023, 1977),
+            (4999, 1),
+        ] {
+            let mut got = vec![0u64; len];
+            stream.fill_at(pos, &mut got);
+            assert_eq!(got, all[pos..pos + len], "pos {pos}, len {len}");
         }
     }
 
