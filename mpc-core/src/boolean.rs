@@ -316,12 +316,16 @@ impl Party {
         // scratch no larger than needed (small layers are frequent); `bufs` holds the words of
         // operand components drawn from keystreams (x0, x1, y0, y1, e0)
         let chunk = n.clamp(1, CHUNK);
-        let (mut z, mut r) = (vec![0u64; chunk], vec![0u64; chunk]);
+        let mut r = vec![0u64; chunk];
         let mut bufs = vec![0u64; 5 * chunk];
         let mut pos = 0;
+        keep.reserve(n);
         while pos < n {
             let len = chunk.min(n - pos);
-            self.prg_prev.fill(&mut z[..len]);
+            // the chunk of `keep` starts as F(k_i), written in place
+            let at = keep.len();
+            self.prg_prev.append(keep, len);
+            let z = &mut keep[at..];
             self.prg_next.fill(&mut r[..len]);
             let mut i = 0;
             while i < len {
@@ -341,9 +345,8 @@ impl Party {
                 }
                 i += seg;
             }
-            keep.extend_from_slice(&z[..len]);
             if let Some(msg) = msg.as_deref_mut() {
-                msg.extend_from_slice(&z[..len]);
+                msg.extend_from_slice(z);
             }
             pos += len;
         }

@@ -74,7 +74,7 @@ use crate::boolean::{
 };
 use crate::error::{CoreError, Result};
 use crate::party::{Party, to_array};
-use crate::prg::{Prg, for_chunks};
+use crate::prg::{Prg, append_chunks, for_chunks};
 use crate::share::{AShare, BShare};
 use mpc_net::pool;
 use std::sync::Arc;
@@ -171,8 +171,7 @@ impl Party {
                 let mut stream = self.prg_next.take_stream(len);
                 let mut a1 = pool::take(len);
                 let mut a0 = v;
-                for_chunks(len, [&mut stream], |s, [r]| {
-                    a1.extend_from_slice(r);
+                append_chunks(&mut stream, &mut a1, len, |s, r| {
                     for (a, r) in a0[s..s + r.len()].iter_mut().zip(r) {
                         *a ^= *r;
                     }
@@ -213,8 +212,7 @@ impl Party {
     ) -> Result<(Shared, Shared)> {
         let mut c = pool::take(lg);
         let mut half = pool::take(lg);
-        for_chunks(lg, [mask], |s, [r]| {
-            c.extend_from_slice(r);
+        append_chunks(mask, &mut c, lg, |s, r| {
             half.extend(
                 a[s..]
                     .iter()
@@ -476,12 +474,8 @@ impl Party {
                 let mut d0 = pool::take(parts * n);
                 let mut d1 = pool::take(parts * n);
                 for _ in 0..parts {
-                    let mut a = self.prg_prev.take_stream(n);
-                    let mut b = self.prg_next.take_stream(n);
-                    for_chunks(n, [&mut a, &mut b], |_, [a, b]| {
-                        d0.extend_from_slice(a);
-                        d1.extend_from_slice(b);
-                    });
+                    self.prg_prev.take_stream(n).append(&mut d0, n);
+                    self.prg_next.take_stream(n).append(&mut d1, n);
                 }
                 (d0, d1)
             }

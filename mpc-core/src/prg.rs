@@ -19,6 +19,7 @@ use crate::error::{CoreError, Result};
 use aes::Aes128;
 use aes::Block;
 use aes::cipher::{BlockCipherEncrypt, KeyInit};
+use std::mem::MaybeUninit;
 
 mod ctr;
 
@@ -94,6 +95,14 @@ impl Prg {
     /// written straight into `out` (one 16-byte store each) and encrypted in place, and an odd
     /// last word is the first half of one more block.
     pub fn fill(&mut self, out: &mut [u64]) {
+        // SAFETY: `MaybeUninit<u64>` has the layout of `u64`, and `fill_uninit` writes only
+        // initialised words, so `out` stays initialised.
+        let out = unsafe { &mut *(std::ptr::from_mut(out) as *mut [MaybeUninit<u64>]) };
+        self.fill_uninit(out);
+    }
+
+    /// [`Prg::fill`] into memory that may be uninitialised: every word of `out` is written.
+    fn fill_uninit(&mut self, out: &mut [MaybeUninit<u64>]) {
         let full = out.len() / 2;
         let (pairs, rest) = out.split_at_mut(full * 2);
         if let Some((path, keys)) = &self.fast {
@@ -101,15 +110,19 @@ impl Prg {
             if ctr::keystream(*path, keys, self.counter, pairs) {
                 self.counter = self.counter.wrapping_add(full as u64);
                 if let Some(last) = rest.first_mut() {
-                    let mut block = [0u64; 2];
+                    let mut block = [MaybeUninit::new(0u64); 2];
                     ctr::keystream(*path, keys, self.counter, &mut block);
-                    *last = block[0];
+                    // SAFETY: `keystream` returned true, so it wrote both words of `block`.
+                    last.write(unsafe { block[0].assume_init() });
                     self.counter = self.counter.wrapping_add(1);
                 }
                 return;
             }
         }
-        // SAFETY: `pairs` is 16 * full bytes of initialised memory; `Block` is a transparent
+        for w in pairs.iter_mut() {
+            w.write(0);
+        }
+        // SAFETY: `pairs` is 16 * full bytes, initialised just above; `Block` is a transparent
         // [u8; 16] (alignment 1, no invalid bit patterns), so viewing it as `full` blocks is
         // sound, and the exclusive borrow is held for the whole use.
         let blocks =
@@ -120,7 +133,9 @@ impl Prg {
         }
         self.cipher.encrypt_blocks(blocks);
         for w in pairs.iter_mut() {
-            *w = u64::from_le(*w);
+            // SAFETY: initialised above (and encrypted in place).
+            let v = unsafe { w.assume_init() };
+            w.write(u64::from_le(v));
         }
         self.counter = self.counter.wrapping_add(full as u64);
         if let Some(last) = rest.first_mut() {
@@ -130,28 +145,26 @@ impl Prg {
             self.cipher.encrypt_block(&mut block);
             let mut w = [0u8; 8];
             w.copy_from_slice(&block[..8]);
-            *last = u64::from_le_bytes(w);
+            last.write(u64::from_le_bytes(w));
             self.counter = self.counter.wrapping_add(1);
         }
     }
 
-    /// The next `n` words of the stream, in a vector from [`mpc_net::pool`], written once: the
-    /// keystream is made in a cache-resident chunk and appended, so the large buffer sees one
-    /// pass of stores (no zeroing, no counter pass before the in-place encryption).
+    /// Appends the next `n` words of the stream to `v`, written once, straight into its spare
+    /// capacity.
+    pub fn append(&mut self, v: &mut Vec<u64>, n: usize) {
+        v.reserve(n);
+        let at = v.len();
+        self.fill_uninit(&mut v.spare_capacity_mut()[..n]);
+        // SAFETY: `fill_uninit` wrote all `n` words after the first `at`, within capacity.
+        unsafe { v.set_len(at + n) };
+    }
+
+    /// The next `n` words of the stream, in a vector from [`mpc_net::pool`], written once
+    /// (no zeroing, no copy from a scratch chunk).
     pub fn words(&mut self, n: usize) -> Vec<u64> {
         let mut v: Vec<u64> = mpc_net::pool::take(n);
-        if n <= CHUNK {
-            // small: straight into the vector (no scratch chunk to clear)
-            v.resize(n, 0);
-            self.fill(&mut v);
-            return v;
-        }
-        let mut buf = [0u64; CHUNK];
-        while v.len() < n {
-            let b = &mut buf[..CHUNK.min(n - v.len())];
-            self.fill(b);
-            v.extend_from_slice(b);
-        }
+        self.append(&mut v, n);
         v
     }
 
@@ -234,6 +247,26 @@ pub(crate) fn for_chunks<const K: usize>(
             start,
             std::array::from_fn(|i| &bufs[i * side..i * side + len]),
         );
+        start += len;
+    }
+}
+
+/// Appends the next `n` words of `prg`'s stream to `v` in chunks of [`SIDE_CHUNK`] words and
+/// calls `f(start, chunk)` on each chunk just written (still in cache): a stream that is both
+/// kept and used in a fused loop is written once, with no scratch copy.
+pub(crate) fn append_chunks(
+    prg: &mut Prg,
+    v: &mut Vec<u64>,
+    n: usize,
+    mut f: impl FnMut(usize, &[u64]),
+) {
+    v.reserve(n);
+    let mut start = 0;
+    while start < n {
+        let len = SIDE_CHUNK.min(n - start);
+        let at = v.len();
+        prg.append(v, len);
+        f(start, &v[at..]);
         start += len;
     }
 }
@@ -351,7 +384,16 @@ mod tests {
                 gx.extend_from_slice(c1);
                 gy.extend_from_slice(c2);
             });
-            assert_eq!((gx, gy), (x, y), "n = {n}");
+            assert_eq!((&gx, &gy), (&x, &y), "n = {n}");
+            // appended chunks: the same words, each handed over right after it is written
+            let mut c = Prg::new(&[4u8; 16]);
+            let (mut v, mut seen) = (vec![1u64], Vec::new());
+            append_chunks(&mut c, &mut v, n, |start, chunk| {
+                assert_eq!(start, seen.len());
+                seen.extend_from_slice(chunk);
+            });
+            assert_eq!((&v[1..], &seen[..]), (&x[..], &x[..]), "n = {n}");
+            assert_eq!(v[0], 1);
         }
     }
 

@@ -7,6 +7,7 @@
 
 #[cfg(target_arch = "x86_64")]
 use core::arch::x86_64::*;
+use std::mem::MaybeUninit;
 
 /// Which hand-written path the CPU supports, if any (detected once).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,8 +107,14 @@ fn expand(key: &[u8; 16]) -> RoundKeys {
 
 /// Writes the keystream blocks `counter, counter + 1, ...` (each `AES_k(j)` for the counter `j`
 /// little-endian in the low 8 bytes) into `out`, two words per block; `out.len()` must be even.
-/// Returns `false` (and writes nothing) if `path` is not supported here.
-pub(super) fn keystream(path: Path, keys: &RoundKeys, counter: u64, out: &mut [u64]) -> bool {
+/// Every word of `out` is written (it may start uninitialised). Returns `false` (and writes
+/// nothing) if `path` is not supported here.
+pub(super) fn keystream(
+    path: Path,
+    keys: &RoundKeys,
+    counter: u64,
+    out: &mut [MaybeUninit<u64>],
+) -> bool {
     debug_assert!(out.len().is_multiple_of(2));
     #[cfg(target_arch = "x86_64")]
     match (path, Path::detect()) {
@@ -133,7 +140,7 @@ pub(super) fn keystream(path: Path, keys: &RoundKeys, counter: u64, out: &mut [u
 /// The VAES path: 16 blocks (four registers) per step, then one register, then a partial one.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,vaes")]
-fn vaes512(keys: &RoundKeys, counter: u64, out: &mut [u64]) {
+fn vaes512(keys: &RoundKeys, counter: u64, out: &mut [MaybeUninit<u64>]) {
     // SAFETY (all loads and stores below): `keys.0` holds 11 16-byte keys; every store writes 8
     // words inside `out` (the chunk loops) or into the local `tail`; `loadu`/`storeu` need no
     // alignment.
@@ -190,8 +197,9 @@ fn vaes512(keys: &RoundKeys, counter: u64, out: &mut [u64]) {
         } else {
             let mut tail = [0u64; 8];
             unsafe { _mm512_storeu_si512(tail.as_mut_ptr().cast(), b) };
-            let n = chunk.len();
-            chunk.copy_from_slice(&tail[..n]);
+            for (o, &t) in chunk.iter_mut().zip(&tail) {
+                o.write(t);
+            }
         }
     }
 }
@@ -199,7 +207,7 @@ fn vaes512(keys: &RoundKeys, counter: u64, out: &mut [u64]) {
 /// The AES-NI path: 8 blocks in flight per step, then one at a time.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "aes")]
-fn aesni(keys: &RoundKeys, counter: u64, out: &mut [u64]) {
+fn aesni(keys: &RoundKeys, counter: u64, out: &mut [MaybeUninit<u64>]) {
     // SAFETY (all loads and stores below): `keys.0` holds 11 16-byte keys; every store writes 2
     // words inside `out`; `loadu`/`storeu` need no alignment.
     let rk: [__m128i; 11] =
