@@ -171,7 +171,7 @@ impl Party {
                 let mut stream = self.prg_next.take_stream(len);
                 let mut a1 = pool::take(len);
                 let mut a0 = v;
-                append_chunks(&mut stream, &mut a1, len, |s, r| {
+                append_chunks(&mut stream, &mut a1, len, [], |s, r, []| {
                     for (a, r) in a0[s..s + r.len()].iter_mut().zip(r) {
                         *a ^= *r;
                     }
@@ -212,7 +212,7 @@ impl Party {
     ) -> Result<(Shared, Shared)> {
         let mut c = pool::take(lg);
         let mut half = pool::take(lg);
-        append_chunks(mask, &mut c, lg, |s, r| {
+        append_chunks(mask, &mut c, lg, [], |s, r, []| {
             half.extend(
                 a[s..]
                     .iter()
@@ -489,8 +489,7 @@ impl Party {
                 let mut u = pool::take(parts * n);
                 if let Some(mut db) = db {
                     // u = d + s c_1 - D_1
-                    for_chunks(n, [&mut cs.clone(), &mut db], |s, [c, d]| {
-                        d1.extend_from_slice(d);
+                    append_chunks(&mut db, &mut d1, n, [&mut cs.clone()], |s, d, [c]| {
                         u.extend(c.iter().zip(d).zip(s..).map(|((c, d), e)| {
                             let mask = mask_of(e);
                             (mask & 1).wrapping_add(signed(*c, mask)).wrapping_sub(*d)
@@ -499,8 +498,7 @@ impl Party {
                 }
                 if let (Some((x1, x2)), Some(ws), Some(mut dp)) = (x, ws.as_mut(), dp) {
                     // u = d (x_1 + x_2) + s (w_1 + c_1 x_2) - D_1
-                    for_chunks(n, [&mut cs, ws, &mut dp], |s, [c, w, d]| {
-                        d1.extend_from_slice(d);
+                    append_chunks(&mut dp, &mut d1, n, [&mut cs, ws], |s, d, [c, w]| {
                         u.extend(c.iter().zip(w).zip(d).zip(s..).map(|(((c, w), d), e)| {
                             let mask = mask_of(e);
                             let t = w.wrapping_add(c.wrapping_mul(x2[e]));
@@ -522,8 +520,7 @@ impl Party {
                 let mut u = pool::take(parts * n);
                 if let Some(mut db) = db {
                     // u = s c_2 - D_0
-                    for_chunks(n, [&mut db], |s, [d]| {
-                        d0.extend_from_slice(d);
+                    append_chunks(&mut db, &mut d0, n, [], |s, d, []| {
                         u.extend(
                             d.iter()
                                 .zip(s..)
@@ -533,8 +530,7 @@ impl Party {
                 }
                 if let (Some((x2, x0)), Some(mut dp)) = (x, dp) {
                     // u = d x_0 + s (w_2 + c_2 x_2) - D_0
-                    for_chunks(n, [&mut dp], |s, [d]| {
-                        d0.extend_from_slice(d);
+                    append_chunks(&mut dp, &mut d0, n, [], |s, d, []| {
                         u.extend(d.iter().zip(s..).map(|(d, e)| {
                             let mask = mask_of(e);
                             let t = w2[e].wrapping_add(c2[e].wrapping_mul(x2[e]));

@@ -252,21 +252,32 @@ pub(crate) fn for_chunks<const K: usize>(
 }
 
 /// Appends the next `n` words of `prg`'s stream to `v` in chunks of [`SIDE_CHUNK`] words and
-/// calls `f(start, chunk)` on each chunk just written (still in cache): a stream that is both
+/// calls `f(start, chunk, [chunk of each of streams])` on each chunk just written (still in
+/// cache), the other `streams` drawn side by side as in [`for_chunks`]: a stream that is both
 /// kept and used in a fused loop is written once, with no scratch copy.
-pub(crate) fn append_chunks(
+pub(crate) fn append_chunks<const K: usize>(
     prg: &mut Prg,
     v: &mut Vec<u64>,
     n: usize,
-    mut f: impl FnMut(usize, &[u64]),
+    mut streams: [&mut Prg; K],
+    mut f: impl FnMut(usize, &[u64], [&[u64]; K]),
 ) {
     v.reserve(n);
+    let side = n.clamp(1, SIDE_CHUNK);
+    let mut bufs = vec![0u64; K * side];
     let mut start = 0;
     while start < n {
-        let len = SIDE_CHUNK.min(n - start);
+        let len = side.min(n - start);
+        for (other, buf) in streams.iter_mut().zip(bufs.chunks_exact_mut(side)) {
+            other.fill(&mut buf[..len]);
+        }
         let at = v.len();
         prg.append(v, len);
-        f(start, &v[at..]);
+        f(
+            start,
+            &v[at..],
+            std::array::from_fn(|i| &bufs[i * side..i * side + len]),
+        );
         start += len;
     }
 }
@@ -388,7 +399,7 @@ mod tests {
             // appended chunks: the same words, each handed over right after it is written
             let mut c = Prg::new(&[4u8; 16]);
             let (mut v, mut seen) = (vec![1u64], Vec::new());
-            append_chunks(&mut c, &mut v, n, |start, chunk| {
+            append_chunks(&mut c, &mut v, n, [], |start, chunk, []| {
                 assert_eq!(start, seen.len());
                 seen.extend_from_slice(chunk);
             });
