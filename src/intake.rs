@@ -9,7 +9,7 @@
 //! the job's `intake.addresses` during a train job, check the owner's certificate
 //! ([`mpc_net::tls::owner_name`]`(k)`, from `trefoil keygen --owners N`), then compare among
 //! themselves the shapes each received, and pairwise the digests of the components they both
-//! received ([`check_components`]), before using the rows.
+//! received (`check_components`), before using the rows.
 //!
 //! Wire format inside TLS: the 16-byte magic `TREFOIL-INTAKE1\n`, a `u32` length and a JSON
 //! header (job id, owner, fractional bits, column names, tensor shapes), then per tensor its two

@@ -49,7 +49,7 @@
 //! read-only memory, over TCP it is framed straight from it, and its last holder gives it back
 //! to [`mpc_net::pool`]. Party 0's components of the generate bits, `(C_0, C_1)`, are pure
 //! keystream: it keeps the two streams and the first tree level draws the words of each plane
-//! it reads ([`crate::prg::Prg::fill_at`]), instead of writing `2 · 63` planes and reading them
+//! it reads (`Prg::fill_at`), instead of writing `2 · 63` planes and reading them
 //! back (16 MB each way at 10^6 elements; about 7% less CPU time per ReLU, alternating runs).
 //!
 //! ## Bit injection and bit-times-value (2 rounds, no preprocessing)

@@ -61,7 +61,10 @@
 //! and adding tiles into C take the rest). The Zen 4 rows (family 25 model 17, a 2-vCPU VM at
 //! about 3.6 GHz, one window on 2026-12-02) show the AVX2 kernel at only 55-65% of its floor
 //! there (a packing depth of 256 instead of 512 measured the same), so forcing it on an AVX-512
-//! CPU understates an AVX2-only one.
+//! CPU understates an AVX2-only one. In a later, quieter session on the same kind of VM the
+//! floor measured 12.8 G and the best of 15 single products 10.2-10.6 G for both 256^3 and
+//! 512^3 (80-83%); criterion's medians of the fused shapes, 6.7 G (256) and 11-12 G (512),
+//! show how much of the gap is the VM's noise.
 use std::cell::Cell;
 use std::fmt;
 use std::thread::LocalKey;
