@@ -314,10 +314,11 @@ impl Party {
         mut msg: Option<&mut Vec<u64>>,
     ) {
         // scratch no larger than needed (small layers are frequent); `bufs` holds the words of
-        // operand components drawn from keystreams (x0, x1, y0, y1, e0)
+        // operand components drawn from keystreams (x0, x1, y0, y1, e0), made only for a layer
+        // that has such operands
         let chunk = n.clamp(1, CHUNK);
         let mut r = vec![0u64; chunk];
-        let mut bufs = vec![0u64; 5 * chunk];
+        let mut bufs = Vec::new();
         let mut pos = 0;
         keep.reserve(n);
         while pos < n {
@@ -334,7 +335,10 @@ impl Party {
                 let g = gate(q);
                 let span = off..off + seg;
                 let (zs, rs) = (&mut z[i..i + seg], &r[i..i + seg]);
-                let [bx0, bx1, by0, by1, be0] = five(&mut bufs, chunk);
+                if bufs.is_empty() && g.has_stream() {
+                    bufs = vec![0u64; 5 * chunk];
+                }
+                let [bx0, bx1, by0, by1, be0] = five(&mut bufs);
                 let x = (g.x.0.read(span.clone(), bx0), g.x.1.read(span.clone(), bx1));
                 let y = (g.y.0.read(span.clone(), by0), g.y.1.read(span.clone(), by1));
                 and_local_masked(zs, rs, x, y);
@@ -425,6 +429,15 @@ pub(crate) struct Gate<'a> {
 }
 
 impl<'a> Gate<'a> {
+    /// Whether an operand component is drawn from a keystream.
+    fn has_stream(&self) -> bool {
+        let (x, y) = (self.x, self.y);
+        [x.0, x.1, y.0, y.1]
+            .into_iter()
+            .chain(self.e.map(|e| e.0))
+            .any(|c| matches!(c, Comp::Stream(..)))
+    }
+
     /// A gate over stored planes.
     pub(crate) fn words(
         x: (&'a [u64], &'a [u64]),
@@ -440,8 +453,9 @@ impl<'a> Gate<'a> {
     }
 }
 
-/// The five `chunk`-word scratch slices of [`Party::and_layer`] (`bufs` holds `5 * chunk`).
-fn five(bufs: &mut [u64], chunk: usize) -> [&mut [u64]; 5] {
+/// `bufs` cut into the five equal scratch slices of [`Party::and_layer`] (empty if it is).
+fn five(bufs: &mut [u64]) -> [&mut [u64]; 5] {
+    let chunk = bufs.len() / 5;
     let (a, rest) = bufs.split_at_mut(chunk);
     let (b, rest) = rest.split_at_mut(chunk);
     let (c, rest) = rest.split_at_mut(chunk);

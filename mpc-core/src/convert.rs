@@ -474,8 +474,8 @@ impl Party {
                 let mut d0 = pool::take(parts * n);
                 let mut d1 = pool::take(parts * n);
                 for _ in 0..parts {
-                    self.prg_prev.take_stream(n).append(&mut d0, n);
-                    self.prg_next.take_stream(n).append(&mut d1, n);
+                    self.prg_prev.append(&mut d0, n);
+                    self.prg_next.append(&mut d1, n);
                 }
                 (d0, d1)
             }
