@@ -6,6 +6,7 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use mpc_core::gemm::{GemmKernel, gemm_sum_with};
+use mpc_core::prg::{AesPath, Prg, force_aes_path};
 use ndarray::Array2;
 use std::hint::black_box;
 use std::time::Instant;
@@ -143,5 +144,29 @@ fn gemm_kernels(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, matmul, elementwise, gemm_kernels);
+/// The PRG's keystream on every AES path the CPU supports (`cargo bench --bench core -- prg`):
+/// criterion reports bytes per second, and one summary line per path gives GB/s and, with the
+/// clock of the dependent-addition loop, bytes per cycle.
+fn prg_paths(c: &mut Criterion) {
+    let ghz = floor::clock_ghz();
+    let mut g = c.benchmark_group("prg");
+    let mut out = vec![0u64; 1 << 17];
+    for path in AesPath::ALL.into_iter().filter(|p| p.is_supported()) {
+        if force_aes_path(Some(path)).is_err() {
+            continue;
+        }
+        let mut prg = Prg::new(&[3u8; 16]);
+        let bytes = out.len() * 8;
+        g.throughput(Throughput::Bytes(bytes as u64));
+        g.bench_function(path.name(), |bn| bn.iter(|| prg.fill(black_box(&mut out))));
+        let secs = median_secs(|| prg.fill(black_box(&mut out)));
+        let gbs = bytes as f64 / secs / 1e9;
+        let per_cycle = ghz.map_or(String::new(), |f| format!(", {:.1} bytes/cycle", gbs / f));
+        println!("prg {}: {gbs:.2} GB/s{per_cycle}", path.name());
+    }
+    let _ = force_aes_path(None);
+    g.finish();
+}
+
+criterion_group!(benches, matmul, elementwise, gemm_kernels, prg_paths);
 criterion_main!(benches);

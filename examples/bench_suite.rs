@@ -1,18 +1,20 @@
 //! Standard workload runner:
-//! `cargo run --release --example bench_suite [-- [--keep-freed-memory] [--kernel K] WORKLOAD...]`
+//! `cargo run --release --example bench_suite [-- [--keep-freed-memory] [--kernel K] [--aes P] WORKLOAD...]`
 //! (the default allocator, as users run; `--keep-freed-memory` applies the glibc tuning of
 //! `mpc_core::keep_freed_memory`, to measure what it still changes with the buffer pool;
-//! `--kernel portable|avx2|avx512` forces that GEMM kernel, to compare kernels on one CPU).
+//! `--kernel portable|avx2|avx512` forces that GEMM kernel and `--aes portable|aesni|vaes256|vaes512`
+//! that AES-CTR keystream path, to compare them on one CPU).
 //!
 //! Prints one JSON object per line per workload: `workload`, `median_s` (median of the timed
 //! runs after a warm-up, all three parties in one process), `plain_median_s` (the same
 //! computation in plaintext f64, same run), `ratio`, `bytes_per_party` (the most any party sent in
 //! one run), `rounds`, `max_abs_err` (revealed result vs plaintext), `cpu` (the "model name" of
-//! `/proc/cpuinfo` with its family and model numbers, or "unknown") and `kernel` (the GEMM kernel
-//! used).
+//! `/proc/cpuinfo` with its family and model numbers, or "unknown"), `kernel` (the GEMM kernel
+//! used) and `aes` (the keystream path of the parties' generators).
 
 use anyhow::{Result, bail};
 use mpc_core::gemm::{GemmKernel, force_kernel};
+use mpc_core::prg::{AesPath, force_aes_path};
 use mpc_core::{Party, time_3pc};
 use ndarray::{Array2, ArrayD, Ix2, IxDyn};
 use rand::rngs::StdRng;
@@ -129,7 +131,7 @@ fn run(
         .max()
         .unwrap_or(0);
     println!(
-        "{{\"workload\":\"{name}\",\"median_s\":{:.6},\"plain_median_s\":{:.6},\"ratio\":{:.1},\"bytes_per_party\":{bytes},\"rounds\":{},\"max_abs_err\":{:.3e},\"cpu\":{},\"kernel\":{}}}",
+        "{{\"workload\":\"{name}\",\"median_s\":{:.6},\"plain_median_s\":{:.6},\"ratio\":{:.1},\"bytes_per_party\":{bytes},\"rounds\":{},\"max_abs_err\":{:.3e},\"cpu\":{},\"kernel\":{},\"aes\":{}}}",
         median.as_secs_f64(),
         plain_median.as_secs_f64(),
         median.as_secs_f64() / plain_median.as_secs_f64().max(1e-9),
@@ -137,6 +139,7 @@ fn run(
         max_err(&revealed[0], &want),
         json_str(&cpu_model()),
         json_str(mpc_core::gemm::kernel_name()),
+        json_str(AesPath::detect().name()),
     );
     Ok(())
 }
@@ -158,6 +161,17 @@ fn main() -> Result<()> {
             bail!("unknown GEMM kernel {name:?}: one of portable, avx2, avx512");
         };
         force_kernel(Some(k))?;
+        args.drain(i..i + 2);
+    }
+    // `--aes NAME`: force an AES-CTR keystream path (portable, aesni, vaes256, vaes512)
+    if let Some(i) = args.iter().position(|a| a == "--aes") {
+        let Some(name) = args.get(i + 1).cloned() else {
+            bail!("--aes needs a name: one of portable, aesni, vaes256, vaes512");
+        };
+        let Some(p) = AesPath::ALL.into_iter().find(|p| p.name() == name) else {
+            bail!("unknown AES path {name:?}: one of portable, aesni, vaes256, vaes512");
+        };
+        force_aes_path(Some(p))?;
         args.drain(i..i + 2);
     }
     let all = [

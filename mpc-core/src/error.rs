@@ -79,6 +79,9 @@ pub enum CoreError {
         /// Why the gate refused.
         reason: String,
     },
+    /// [`crate::prg::force_aes_path`] named a keystream path this CPU does not support.
+    #[error("AES keystream path {0} is not supported by this CPU")]
+    UnsupportedAesPath(&'static str),
     /// A party's thread in the in-process harness panicked.
     #[error("party {0} panicked")]
     PartyPanicked(usize),

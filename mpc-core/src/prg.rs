@@ -3,14 +3,28 @@
 //! Each [`Prg`] is keyed with a 128-bit seed. Word `2j` and `2j+1` of the stream are the two halves
 //! of `AES_k(j)` (the counter written little-endian), so the output is the textbook AES-CTR
 //! keystream. On x86-64 with AES-NI the keystream comes from a counter mode written for this
-//! (`prg/ctr.rs`: the counters made in registers, 16 blocks in flight, VAES on 512-bit registers
-//! where the CPU has AVX-512 and VAES, else AES-NI; chosen at run time) and is stored once into
-//! the caller's buffer. Elsewhere counter blocks are written into the caller's buffer and
-//! encrypted in place with the `aes` crate's block API. All paths give the same textbook
+//! (`prg/ctr.rs`: the counters made in registers, 16 blocks in flight; VAES on 512-bit registers
+//! where the CPU has AVX-512 and VAES, VAES on 256-bit registers where it has AVX2 and VAES but
+//! not AVX-512 (AMD Zen 3, Intel Alder Lake), else AES-NI; chosen at run time, or forced with
+//! [`force_aes_path`]) and is stored once into the caller's buffer. Elsewhere counter blocks are
+//! written into the caller's buffer and encrypted in place with the `aes` crate's block API. All paths give the same textbook
 //! keystream (a test compares every path this CPU supports with the crate), so parties on
 //! different CPUs agree. On a Zen 4 VM the hand-written path made relu1e6, where AES-CTR was
 //! about a quarter of the time (the crate's VAES path spent as long again copying blocks into
 //! arrays), 24% faster (median 61 -> 47 ms, alternating runs).
+//!
+//! Keystream throughput per path on that VM (`cargo bench --bench core -- prg`, 2^17 words):
+//!
+//! | path | GB/s | bytes per cycle |
+//! |---|---|---|
+//! | `aes` crate (portable fallback; itself uses VAES there) | 14.0 | 3.9 |
+//! | AES-NI, 128-bit registers | 8.4 | 2.3 |
+//! | VAES, 256-bit registers | 21.1 | 5.8 |
+//! | VAES, 512-bit registers | 23.6 | 6.5 |
+//!
+//! relu1e6 with each path forced (`bench_suite relu1e6 --aes P`, alternating runs of 111 calls):
+//! vaes512 41-44 ms, vaes256 42-46 ms, aesni 49-51 ms, portable 49-51 ms; so on a CPU with VAES
+//! but no AVX-512 the 256-bit path takes relu about 15% below the AES-NI path it used before.
 //!
 //! Security: AES-128 as a PRF; a key is never used for more than 2^64 blocks. Seeds come from the
 //! operating system's CSPRNG ([`os_seed`]) or, for pairwise keys, from a peer who drew them so.
@@ -35,6 +49,111 @@ pub fn os_seed() -> Result<Seed> {
     let mut s = [0u8; 16];
     getrandom::fill(&mut s).map_err(|e| CoreError::Rng(e.to_string()))?;
     Ok(s)
+}
+
+/// A way of making the AES-CTR keystream. Every path gives the same textbook keystream, so
+/// parties on different CPUs agree; they differ only in speed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AesPath {
+    /// The `aes` crate's block API (any CPU, any architecture).
+    Portable,
+    /// AES-NI, one block per instruction (x86-64 with AES-NI, e.g. AMD Zen 1/2).
+    AesNi,
+    /// VAES on 256-bit registers, two blocks per instruction (x86-64 with AVX2 and VAES but
+    /// no AVX-512 needed, e.g. AMD Zen 3, Intel Alder Lake).
+    Vaes256,
+    /// VAES on 512-bit registers, four blocks per instruction (x86-64 with AVX-512 F and
+    /// VAES, e.g. AMD Zen 4/5).
+    Vaes512,
+}
+
+impl AesPath {
+    /// Every path, slowest first.
+    pub const ALL: [AesPath; 4] = [
+        AesPath::Portable,
+        AesPath::AesNi,
+        AesPath::Vaes256,
+        AesPath::Vaes512,
+    ];
+
+    /// The path a new [`Prg`] uses on this CPU: the fastest supported one (detected once), or
+    /// the one [`force_aes_path`] set.
+    pub fn detect() -> AesPath {
+        use std::sync::atomic::Ordering;
+        let forced = FORCED_PATH.load(Ordering::Relaxed);
+        if let Some(&p) = forced
+            .checked_sub(1)
+            .and_then(|i| AesPath::ALL.get(usize::from(i)))
+        {
+            return p;
+        }
+        match ctr::Path::best() {
+            Some(ctr::Path::Vaes512) => AesPath::Vaes512,
+            Some(ctr::Path::Vaes256) => AesPath::Vaes256,
+            Some(ctr::Path::AesNi) => AesPath::AesNi,
+            None => AesPath::Portable,
+        }
+    }
+
+    /// Whether the running CPU supports this path.
+    pub fn is_supported(self) -> bool {
+        self.hand_written().is_none_or(ctr::Path::is_supported)
+    }
+
+    /// A short name: `"portable"`, `"aesni"`, `"vaes256"` or `"vaes512"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            AesPath::Portable => "portable",
+            AesPath::AesNi => "aesni",
+            AesPath::Vaes256 => "vaes256",
+            AesPath::Vaes512 => "vaes512",
+        }
+    }
+
+    /// The hand-written counter mode of this path (`None`: the crate's block API).
+    fn hand_written(self) -> Option<ctr::Path> {
+        match self {
+            AesPath::Portable => None,
+            AesPath::AesNi => Some(ctr::Path::AesNi),
+            AesPath::Vaes256 => Some(ctr::Path::Vaes256),
+            AesPath::Vaes512 => Some(ctr::Path::Vaes512),
+        }
+    }
+}
+
+/// The path forced by [`force_aes_path`] (`0`: none; else `1 +` its index in [`AesPath::ALL`]).
+static FORCED_PATH: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// Makes every [`Prg`] created later in this process (and so every party set up later) use
+/// `path`, or with `None` the fastest one again. For benchmarks that compare the paths on one
+/// machine (e.g. `bench_suite -- --aes aesni` on a CPU with VAES); the keystream is the same on
+/// every path. Returns [`CoreError::UnsupportedAesPath`] (and changes nothing) if the CPU lacks
+/// `path`.
+///
+/// ```
+/// use mpc_core::prg::{AesPath, Prg, force_aes_path};
+/// let fast = Prg::new(&[7u8; 16]).words(9);
+/// force_aes_path(Some(AesPath::Portable)).unwrap();
+/// assert_eq!(AesPath::detect(), AesPath::Portable);
+/// assert_eq!(Prg::new(&[7u8; 16]).words(9), fast);
+/// force_aes_path(None).unwrap();
+/// ```
+pub fn force_aes_path(path: Option<AesPath>) -> Result<()> {
+    use std::sync::atomic::Ordering;
+    let code = match path {
+        None => 0,
+        Some(p) => {
+            if !p.is_supported() {
+                return Err(CoreError::UnsupportedAesPath(p.name()));
+            }
+            AesPath::ALL
+                .iter()
+                .position(|&a| a == p)
+                .map_or(0, |i| i as u8 + 1)
+        }
+    };
+    FORCED_PATH.store(code, Ordering::Relaxed);
+    Ok(())
 }
 
 /// AES-128-CTR keystream generator producing ring words.
@@ -67,7 +186,9 @@ impl Prg {
     /// A generator keyed with `seed` whose next block is block `counter` of the stream: the
     /// generator a [`Prg::state`] was taken from, continued.
     pub fn resume(seed: &Seed, counter: u64) -> Prg {
-        let fast = ctr::Path::detect().zip(ctr::RoundKeys::new(seed));
+        let fast = AesPath::detect()
+            .hand_written()
+            .zip(ctr::RoundKeys::new(seed));
         Prg {
             cipher: Aes128::new(&(*seed).into()),
             fast,
@@ -313,7 +434,7 @@ mod tests {
     /// counter's wrap-around.
     #[test]
     fn every_counter_mode_path_gives_the_textbook_keystream() {
-        let paths = [ctr::Path::Vaes512, ctr::Path::AesNi];
+        let paths = ctr::Path::ALL;
         let seed: Seed = *b"\x2b\x7e\x15\x16\x28\xae\xd2\xa6\xab\xf7\x15\x88\x09\xcf\x4f\x3c";
         // the FIPS-197 example key; the reference is the `aes` crate block by block
         let c = Aes128::new(&seed.into());

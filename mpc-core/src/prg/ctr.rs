@@ -1,50 +1,59 @@
 //! AES-128 counter mode written for the PRG's one job: the keystream of consecutive counters,
 //! stored straight into the caller's words. The counters are made in registers (no counter
 //! blocks written to memory and read back, as the block API needs) and 16 blocks are in flight
-//! at once. Two x86-64 paths, chosen at run time: VAES with AVX-512 (four blocks per
-//! instruction) and AES-NI (one block per instruction); elsewhere [`super::Prg`] uses the `aes`
-//! crate. Every path gives the textbook keystream (tests compare them with the crate).
+//! at once. Three x86-64 paths, chosen at run time: VAES on 512-bit registers (four blocks per
+//! instruction), VAES on 256-bit registers (two blocks per instruction: CPUs with VAES but no
+//! AVX-512, such as AMD Zen 3) and AES-NI (one block per instruction); elsewhere [`super::Prg`]
+//! uses the `aes` crate. Every path gives the textbook keystream (tests compare them with the
+//! crate).
 
 #[cfg(target_arch = "x86_64")]
 use core::arch::x86_64::*;
 use std::mem::MaybeUninit;
 
-/// Which hand-written path the CPU supports, if any (detected once).
+/// A hand-written counter-mode path. Which ones the CPU supports is decided at run time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Path {
-    /// VAES on 512-bit registers (AVX-512 F and VAES).
+    /// VAES on 512-bit registers (AVX-512 F and VAES: AMD Zen 4/5, Intel Ice Lake server and
+    /// later).
     Vaes512,
-    /// AES-NI on 128-bit registers.
+    /// VAES on 256-bit registers (AVX2 and VAES, no AVX-512 needed: AMD Zen 3, Intel Alder Lake
+    /// and later).
+    Vaes256,
+    /// AES-NI on 128-bit registers (any x86-64 with AES-NI, e.g. AMD Zen 1/2).
     AesNi,
 }
 
 impl Path {
-    /// The fastest path of this CPU, or `None` (then the crate's block API is used).
-    pub(super) fn detect() -> Option<Path> {
-        #[cfg(target_arch = "x86_64")]
-        {
-            static BEST: std::sync::OnceLock<Option<Path>> = std::sync::OnceLock::new();
-            *BEST.get_or_init(|| {
-                if !is_x86_feature_detected!("aes") {
-                    None
-                } else if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("vaes") {
-                    Some(Path::Vaes512)
-                } else {
-                    Some(Path::AesNi)
-                }
-            })
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        None
+    /// Every path, fastest first.
+    pub(super) const ALL: [Path; 3] = [Path::Vaes512, Path::Vaes256, Path::AesNi];
+
+    /// The fastest path this CPU supports (detected once), or `None` (then the crate's block
+    /// API is used).
+    pub(super) fn best() -> Option<Path> {
+        static BEST: std::sync::OnceLock<Option<Path>> = std::sync::OnceLock::new();
+        *BEST.get_or_init(|| Path::ALL.into_iter().find(|p| p.is_supported()))
     }
 
     /// Whether the running CPU supports this path.
-    #[cfg(test)]
     pub(super) fn is_supported(self) -> bool {
-        match Path::detect() {
-            Some(Path::Vaes512) => true,
-            Some(Path::AesNi) => self == Path::AesNi,
-            None => false,
+        #[cfg(target_arch = "x86_64")]
+        {
+            is_x86_feature_detected!("aes")
+                && match self {
+                    Path::Vaes512 => {
+                        is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("vaes")
+                    }
+                    Path::Vaes256 => {
+                        is_x86_feature_detected!("avx2") && is_x86_feature_detected!("vaes")
+                    }
+                    Path::AesNi => true,
+                }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = self;
+            false
         }
     }
 }
@@ -56,9 +65,11 @@ pub(super) struct RoundKeys([u128; 11]);
 impl RoundKeys {
     /// Expands `key` with AES-NI. `None` if the CPU has no AES-NI.
     pub(super) fn new(key: &[u8; 16]) -> Option<RoundKeys> {
-        Path::detect()?;
+        if !Path::AesNi.is_supported() {
+            return None;
+        }
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: `Path::detect` returned a path, so the CPU has AES-NI.
+        // SAFETY: the CPU has AES-NI (just checked).
         return Some(unsafe { expand(key) });
         #[cfg(not(target_arch = "x86_64"))]
         {
@@ -117,18 +128,19 @@ pub(super) fn keystream(
 ) -> bool {
     debug_assert!(out.len().is_multiple_of(2));
     #[cfg(target_arch = "x86_64")]
-    match (path, Path::detect()) {
-        (Path::Vaes512, Some(Path::Vaes512)) => {
-            // SAFETY: the CPU has AVX-512 F and VAES (detected).
-            unsafe { vaes512(keys, counter, out) };
-            true
+    {
+        if !path.is_supported() {
+            return false;
         }
-        (Path::AesNi, Some(_)) => {
-            // SAFETY: the CPU has AES-NI (detected).
-            unsafe { aesni(keys, counter, out) };
-            true
+        match path {
+            // SAFETY: the CPU has AVX-512 F and VAES (checked above).
+            Path::Vaes512 => unsafe { vaes512(keys, counter, out) },
+            // SAFETY: the CPU has AVX2 and VAES (checked above).
+            Path::Vaes256 => unsafe { vaes256(keys, counter, out) },
+            // SAFETY: the CPU has AES-NI (checked above).
+            Path::AesNi => unsafe { aesni(keys, counter, out) },
         }
-        _ => false,
+        true
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -197,6 +209,69 @@ fn vaes512(keys: &RoundKeys, counter: u64, out: &mut [MaybeUninit<u64>]) {
         } else {
             let mut tail = [0u64; 8];
             unsafe { _mm512_storeu_si512(tail.as_mut_ptr().cast(), b) };
+            for (o, &t) in chunk.iter_mut().zip(&tail) {
+                o.write(t);
+            }
+        }
+    }
+}
+
+/// The 256-bit VAES path: 16 blocks (eight registers) per step, then one register, then a
+/// partial one.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,vaes")]
+fn vaes256(keys: &RoundKeys, counter: u64, out: &mut [MaybeUninit<u64>]) {
+    // SAFETY (all loads and stores below): `keys.0` holds 11 16-byte keys; every store writes 4
+    // words inside `out` (the chunk loops) or into the local `tail`; `loadu`/`storeu` need no
+    // alignment.
+    let rk: [__m256i; 11] = std::array::from_fn(|r| {
+        _mm256_broadcastsi128_si256(unsafe {
+            _mm_loadu_si128(std::ptr::from_ref(&keys.0[r]).cast())
+        })
+    });
+    let encrypt = |b: __m256i| {
+        let mut b = _mm256_xor_si256(b, rk[0]);
+        for k in &rk[1..10] {
+            b = _mm256_aesenc_epi128(b, *k);
+        }
+        _mm256_aesenclast_epi128(b, rk[10])
+    };
+    // lanes (counter + i, 0) for i = 0..2
+    let mut ctr = _mm256_add_epi64(
+        _mm256_set1_epi64x(counter as i64),
+        _mm256_set_epi64x(0, 1, 0, 0),
+    );
+    ctr = _mm256_and_si256(ctr, _mm256_set_epi64x(0, -1, 0, -1));
+    let two = _mm256_set_epi64x(0, 2, 0, 2);
+    // register i of a step holds the counters 2i and 2i + 1 past the step's first
+    let step: [__m256i; 8] = std::array::from_fn(|i| {
+        let i = 2 * i as i64;
+        _mm256_set_epi64x(0, i, 0, i)
+    });
+    let sixteen = _mm256_set_epi64x(0, 16, 0, 16);
+    let mut big = out.chunks_exact_mut(32);
+    for chunk in &mut big {
+        let mut b: [__m256i; 8] =
+            std::array::from_fn(|i| _mm256_xor_si256(_mm256_add_epi64(ctr, step[i]), rk[0]));
+        ctr = _mm256_add_epi64(ctr, sixteen);
+        for k in &rk[1..10] {
+            for x in &mut b {
+                *x = _mm256_aesenc_epi128(*x, *k);
+            }
+        }
+        let p = chunk.as_mut_ptr().cast::<__m256i>();
+        for (i, x) in b.into_iter().enumerate() {
+            unsafe { _mm256_storeu_si256(p.add(i), _mm256_aesenclast_epi128(x, rk[10])) };
+        }
+    }
+    for chunk in big.into_remainder().chunks_mut(4) {
+        let b = encrypt(ctr);
+        ctr = _mm256_add_epi64(ctr, two);
+        if chunk.len() == 4 {
+            unsafe { _mm256_storeu_si256(chunk.as_mut_ptr().cast(), b) };
+        } else {
+            let mut tail = [0u64; 4];
+            unsafe { _mm256_storeu_si256(tail.as_mut_ptr().cast(), b) };
             for (o, &t) in chunk.iter_mut().zip(&tail) {
                 o.write(t);
             }
