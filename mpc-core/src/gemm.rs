@@ -26,7 +26,8 @@
 //!   64-bit multiplication: each product `x·y` is `x_l·y_l + (x_l·y_h + x_h·y_l) 2^32` over the
 //!   32-bit halves, one `vpmuludq` for `x_l·y_l` and one `vpmulld` for both cross products at
 //!   once (after a `vpshufd` swapping the halves of `y`), see `gemm/kernels.rs`;
-//! - **portable** (everything else, including AArch64): a scalar 4×4 tile.
+//! - **portable** (everything else, including AArch64): a scalar 4×4 tile (its results on AArch64
+//!   are checked under emulation by `scripts/test-aarch64.sh`).
 //!
 //! ## Measured throughput (one thread, G wrapping multiply-adds per second)
 //! The floor rows are register-blocked inner loops on L1-resident packed operands (no packing,
