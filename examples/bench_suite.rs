@@ -144,6 +144,27 @@ fn run(
     Ok(())
 }
 
+/// Removes `flag NAME` from `args` and returns the choice named `NAME` (`None` without `flag`).
+fn take_choice<T: Copy>(
+    args: &mut Vec<String>,
+    flag: &str,
+    what: &str,
+    choices: &[(&str, T)],
+) -> Result<Option<T>> {
+    let Some(i) = args.iter().position(|a| a == flag) else {
+        return Ok(None);
+    };
+    let names: Vec<&str> = choices.iter().map(|c| c.0).collect();
+    let Some(name) = args.get(i + 1).cloned() else {
+        bail!("{flag} needs a name: one of {}", names.join(", "));
+    };
+    let Some(&(_, choice)) = choices.iter().find(|c| c.0 == name) else {
+        bail!("unknown {what} {name:?}: one of {}", names.join(", "));
+    };
+    args.drain(i..i + 2);
+    Ok(Some(choice))
+}
+
 fn main() -> Result<()> {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     // `--keep-freed-memory`: glibc's malloc tuning, for before/after comparisons
@@ -152,27 +173,15 @@ fn main() -> Result<()> {
     if args.len() != before {
         mpc_core::keep_freed_memory();
     }
-    // `--kernel NAME`: force a GEMM kernel (portable, avx2, avx512) to compare them on one CPU
-    if let Some(i) = args.iter().position(|a| a == "--kernel") {
-        let Some(name) = args.get(i + 1).cloned() else {
-            bail!("--kernel needs a name: one of portable, avx2, avx512");
-        };
-        let Some(k) = GemmKernel::ALL.into_iter().find(|k| k.name() == name) else {
-            bail!("unknown GEMM kernel {name:?}: one of portable, avx2, avx512");
-        };
+    // `--kernel NAME` / `--aes NAME`: force a GEMM kernel or an AES-CTR keystream path, to
+    // compare them on one CPU
+    let kernels = GemmKernel::ALL.map(|k| (k.name(), k));
+    if let Some(k) = take_choice(&mut args, "--kernel", "GEMM kernel", &kernels)? {
         force_kernel(Some(k))?;
-        args.drain(i..i + 2);
     }
-    // `--aes NAME`: force an AES-CTR keystream path (portable, aesni, vaes256, vaes512)
-    if let Some(i) = args.iter().position(|a| a == "--aes") {
-        let Some(name) = args.get(i + 1).cloned() else {
-            bail!("--aes needs a name: one of portable, aesni, vaes256, vaes512");
-        };
-        let Some(p) = AesPath::ALL.into_iter().find(|p| p.name() == name) else {
-            bail!("unknown AES path {name:?}: one of portable, aesni, vaes256, vaes512");
-        };
+    let paths = AesPath::ALL.map(|p| (p.name(), p));
+    if let Some(p) = take_choice(&mut args, "--aes", "AES path", &paths)? {
         force_aes_path(Some(p))?;
-        args.drain(i..i + 2);
     }
     let all = [
         "matmul256",
