@@ -9,7 +9,7 @@
 //! ```toml
 //! id = "cancer-2026-12"          # names the job (and its share files)
 //! kind = "train"                 # "train" or "infer"
-//! # frac_bits = 16               # optional: overrides the party config's fixed-point bits
+//! # frac_bits = 16               # optional (8 to 24): overrides the party config's fixed-point bits
 //!
 //! [model]
 //! name = "mlp"                   # "logistic_regression", "softmax_regression" or "mlp"
@@ -48,7 +48,7 @@
 //! keep = 3                       # checkpoints kept (default 3, at least 2)
 //!
 //! [reveal]                       # optional: see crate::policy
-//! allow = ["metrics to all", "model to 0"]  # default: what the other keys ask for
+//! allow = ["metrics to all", "model to 0", "standardise to all"]  # default: what the other keys ask for
 //! log = "audit-{role}.jsonl"     # each party's signed, hash-chained log of openings
 //!
 //! [guard]                        # optional, train only: the overflow guard
@@ -426,9 +426,9 @@ impl Job {
             return Err(Error::key("id", "must have 1 to 200 characters, one line"));
         }
         if let Some(f) = self.frac_bits
-            && !(1..=30).contains(&f)
+            && !JOB_FRAC_BITS.contains(&f)
         {
-            return Err(Error::key("frac_bits", format!("{f}: choose 1 to 30")));
+            return Err(Error::key("frac_bits", job_frac_bits_detail(f)));
         }
         self.validate_model()?;
         let d = &self.data;
@@ -511,6 +511,21 @@ impl Job {
                         "an mlp needs hidden widths of at least 1, e.g. [16]",
                     ));
                 }
+                if let Some(w) = m.hidden.iter().find(|&&w| w > MAX_HIDDEN) {
+                    return Err(Error::key(
+                        "model.hidden",
+                        format!(
+                            "{w}: a hidden width may be at most {MAX_HIDDEN} (each party holds \
+                             two shares of every weight and activation)"
+                        ),
+                    ));
+                }
+                if m.hidden.len() > MAX_LAYERS {
+                    return Err(Error::key(
+                        "model.hidden",
+                        format!("{} hidden layers: at most {MAX_LAYERS}", m.hidden.len()),
+                    ));
+                }
                 if let Some(a) = &m.activation
                     && !["relu", "sigmoid", "tanh"].contains(&a.as_str())
                 {
@@ -578,6 +593,20 @@ impl Job {
         }
         for (i, s) in self.data.sources.iter().enumerate() {
             check_party(&format!("data.sources[{i}].party"), s.party)?;
+            if let Some(j) = self.data.sources[..i]
+                .iter()
+                .position(|o| o.party == s.party && o.csv == s.csv)
+            {
+                return Err(Error::key(
+                    format!("data.sources[{i}]"),
+                    format!(
+                        "party {} reads {} twice (also data.sources[{j}]): its records would \
+                         count twice",
+                        s.party,
+                        s.csv.display()
+                    ),
+                ));
+            }
         }
         if self.data.split == Partition::Vertical {
             if !self.data.owners.is_empty() {
@@ -779,6 +808,28 @@ impl Job {
     }
 }
 
+/// The widest hidden layer an `mlp` job may ask for (each party holds two shares of every
+/// weight and activation; a width of 10^8 would exhaust any server's memory).
+const MAX_HIDDEN: usize = 1 << 14;
+/// The most hidden layers an `mlp` job may ask for.
+const MAX_LAYERS: usize = 16;
+
+/// The fractional bits a job may run with. Below 8 the models' values lose all precision (a
+/// learning rate of 0.01 rounds to 0); above 24 products of standardised values leave the exact
+/// range (`2^(62-2f)`) and the polynomial approximations' coefficients no longer fit. Above 20 the
+/// secure standardiser's range is already small (see `mpc_nn::share::Standardizer`).
+pub const JOB_FRAC_BITS: std::ops::RangeInclusive<u32> = 8..=24;
+
+/// The error detail for `frac_bits = f` outside [`JOB_FRAC_BITS`].
+pub fn job_frac_bits_detail(f: u32) -> String {
+    format!(
+        "{f}: a job trains or runs fixed-point models, which need {} to {} fractional bits (16 \
+         is the default; above 20 only columns of small spread can be standardised)",
+        JOB_FRAC_BITS.start(),
+        JOB_FRAC_BITS.end()
+    )
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -853,6 +904,32 @@ shares_path = "s{role}.safetensors"
         );
         assert_eq!(key_of(&TRAIN.replace("\"mlp\"", "\"cnn\"")), "model.name");
         assert_eq!(key_of(&TRAIN.replace("hidden = [8]", "")), "model.hidden");
+        for f in [4, 25, 30] {
+            let t = TRAIN.replace(
+                "kind = \"train\"",
+                &format!("kind = \"train\"\nfrac_bits = {f}"),
+            );
+            assert_eq!(key_of(&t), "frac_bits");
+        }
+        // a width that would exhaust memory, and a CSV read twice, are named before any work
+        assert_eq!(
+            key_of(&TRAIN.replace("hidden = [8]", "hidden = [100000000]")),
+            "model.hidden"
+        );
+        assert!(Job::from_toml_str(&TRAIN.replace("[8]", "[16384]"), Path::new("/j")).is_ok());
+        assert_eq!(
+            key_of(&TRAIN.replace(
+                "hidden = [8]",
+                "hidden = [8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8]"
+            )),
+            "model.hidden"
+        );
+        assert_eq!(
+            key_of(&TRAIN.replace("party = 2\ncsv = \"c.csv\"", "party = 0\ncsv = \"a.csv\"")),
+            "data.sources[1]"
+        );
+        let two_files = TRAIN.replace("party = 2\ncsv = \"c.csv\"", "party = 0\ncsv = \"b.csv\"");
+        assert!(Job::from_toml_str(&two_files, Path::new("/j")).is_ok());
         assert_eq!(
             key_of(&TRAIN.replace("[\"0\", \"1\"]", "[\"0\"]")),
             "data.classes"

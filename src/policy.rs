@@ -1,7 +1,7 @@
 //! The reveal policy of a job: what may be opened, and to whom, and the signed audit log of
 //! every opening.
 //!
-//! A job's openings have four kinds, the labels the job runner gives them:
+//! A job's openings have five kinds, the labels the job runner gives them:
 //!
 //! | label | what is opened | to |
 //! |---|---|---|
@@ -9,6 +9,7 @@
 //! | `model` | the trained parameters and the standardiser | `output.model_to` |
 //! | `predictions` | the predicted classes | `infer.predictions_to` |
 //! | `guard` | the overflow guard's one bit per check | all |
+//! | `standardise` | the standardiser's self-check: one bit, "some column came out wrong" (`mpc_nn::share::Standardizer`) | all |
 //!
 //! The job file's `[reveal]` section lists the allowed openings, e.g.
 //! `allow = ["metrics to all", "model to 0"]`; without `allow`, the policy is exactly the
@@ -38,7 +39,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// One allowed opening: a label and a recipient (`None`: every party).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
-    /// `metrics`, `model`, `predictions` or `guard`.
+    /// `metrics`, `model`, `predictions`, `guard` or `standardise`.
     pub what: String,
     /// The receiving party, or `None` for all.
     pub to: Option<usize>,
@@ -53,7 +54,7 @@ impl std::fmt::Display for Rule {
     }
 }
 
-const LABELS: [&str; 4] = ["metrics", "model", "predictions", "guard"];
+const LABELS: [&str; 5] = ["metrics", "model", "predictions", "guard", "standardise"];
 
 /// Parses `"<label> to all"` or `"<label> to <party>"`.
 pub fn parse_rule(key: &str, text: &str) -> Result<Rule> {
@@ -101,6 +102,9 @@ fn needed(job: &Job) -> Vec<(Rule, &'static str)> {
             }
             if job.guard.is_some() {
                 out.push((rule("guard", None), "guard"));
+            }
+            if job.data.standardize {
+                out.push((rule("standardise", None), "data.standardize"));
             }
         }
         JobKind::Infer => {

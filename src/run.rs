@@ -15,8 +15,8 @@ use mpc_net::TcpTransport;
 use mpc_net::config::PartyConfig;
 use mpc_net::tls::TlsIdentity;
 use mpc_nn::data::{Dataset, parse_csv};
-use mpc_nn::io::export_safetensors;
-use mpc_nn::io::{reveal_model_to, save_shares};
+use mpc_nn::io::export_safetensors_with_meta;
+use mpc_nn::io::{reveal_model_to, save_shares_with_meta};
 use mpc_nn::loss::{BceWithLogits, Loss, SoftmaxCrossEntropy};
 use mpc_nn::optim::{Optimizer, SgdConfig};
 use mpc_nn::share::{Block, Standardizer, share_rows};
@@ -93,6 +93,13 @@ pub fn connect(cfg: &PartyConfig, job: Option<&Job>) -> Result<Party> {
     let mut cfg = cfg.clone();
     if let Some(f) = job.and_then(|j| j.frac_bits) {
         cfg.frac_bits = f;
+    }
+    if job.is_some() && !crate::job::JOB_FRAC_BITS.contains(&cfg.frac_bits) {
+        return Err(Error::Config(format!(
+            "frac_bits = {} (party config): {}",
+            cfg.frac_bits,
+            crate::job::job_frac_bits_detail(cfg.frac_bits)
+        )));
     }
     let fixed = FixedPoint::new(cfg.frac_bits)?;
     let transport = TcpTransport::connect(&cfg.to_tcp_config()?)?;
@@ -262,6 +269,14 @@ fn label_matrix(labels: &[usize], outputs: usize) -> Array2<f64> {
             f64::from(u8::from(labels[i] == j))
         })
     }
+}
+
+/// The metadata key, in model and share files, of the training columns' names hash.
+const FEATURES_KEY: &str = "features";
+
+/// The names hash of [`names_hash`] as hex, for a file's metadata.
+fn features_hex(words: &[u64]) -> String {
+    words.iter().map(|w| format!("{w:016x}")).collect()
 }
 
 fn names_hash(names: &[String]) -> Vec<u64> {
@@ -549,6 +564,8 @@ pub(crate) struct Pooled {
     y: AShare,
     test: Option<(AShare, AShare)>,
     d: usize,
+    /// The hash of the feature columns' names, in model order (public).
+    features: Vec<u64>,
     train_rows: usize,
     test_rows: usize,
 }
@@ -634,6 +651,7 @@ fn pool_horizontal(
         y,
         test,
         d,
+        features: shape.map(|s| s[1..].to_vec()).unwrap_or_default(),
         train_rows: total_tr,
         test_rows: total_te,
     })
@@ -675,6 +693,7 @@ fn train(
         y,
         test,
         d,
+        features,
         train_rows: total_tr,
         test_rows: total_te,
     } = match job.data.split {
@@ -690,6 +709,7 @@ fn train(
     }
     .build();
     let fit = |p: &mut Party| -> Result<Option<Standardizer<AShare>>> {
+        p.set_reveal_label("standardise");
         Ok(match job.data.standardize {
             true => Some(Standardizer::fit(p, &x)?),
             false => None,
@@ -798,7 +818,8 @@ fn train(
         }
         if let Some(ps) = params {
             let path = job.path_for(path, role);
-            export_safetensors(&path, &ps)?;
+            let fh = features_hex(&features);
+            export_safetensors_with_meta(&path, &ps, &[(FEATURES_KEY, fh.as_str())])?;
             progress(&format!("MODEL written to {}", path.display()));
             report.model_written = Some(path);
         }
@@ -812,7 +833,15 @@ fn train(
             ],
             None => Vec::new(),
         };
-        save_shares(&path, role, &job.id, &model, &extra)?;
+        let fh = features_hex(&features);
+        save_shares_with_meta(
+            &path,
+            role,
+            &job.id,
+            &model,
+            &extra,
+            &[(FEATURES_KEY, fh.as_str())],
+        )?;
         progress(&format!("SHARES written to {}", path.display()));
         report.shares_written = Some(path);
     }

@@ -399,7 +399,10 @@ fn the_reveal_policy_is_checked_when_loading_and_enforced_by_every_party() {
         .iter()
         .map(ToString::to_string)
         .collect();
-    assert_eq!(rules, ["metrics to all", "model to 0"]);
+    assert_eq!(
+        rules,
+        ["metrics to all", "model to 0", "standardise to all"]
+    );
     // every party's gate refuses what the policy does not allow, before sending anything
     let outs = mpc_nn::run_3pc(|p| {
         let step = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -495,8 +498,10 @@ fn every_party_logs_its_openings_in_a_signed_chain_over_tls() {
             .collect();
         logs.push(entries);
     }
-    // accuracy and loss to all; weight, bias, mean and inverse deviation to party 0
+    // the standardiser's check bit, accuracy and loss to all; weight, bias, mean and inverse
+    // deviation to party 0
     let want: Vec<(String, String)> = [
+        ("standardise", "all"),
         ("metrics", "all"),
         ("metrics", "all"),
         ("model", "party 0"),
@@ -517,5 +522,6 @@ fn every_party_logs_its_openings_in_a_signed_chain_over_tls() {
     let o = verify(1);
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("line 3"), "{err}");
+    // the first model opening: after the standardiser's bit and the two metrics
+    assert!(err.contains("line 4"), "{err}");
 }

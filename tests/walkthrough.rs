@@ -72,6 +72,47 @@ fn readme_three_machine_walkthrough_trains_and_predicts() {
     assert_eq!(reports[1]["accuracy"].as_f64().unwrap(), acc);
     let again = std::fs::read_to_string(servers[1].join("predictions.csv")).unwrap();
     assert_eq!(again, preds);
+
+    // queries with two feature columns swapped (header and values): refused, not mispredicted
+    let q = servers[1].join("queries.csv");
+    let text = std::fs::read_to_string(&q).unwrap();
+    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (a, b) = (col("mean area"), col("mean smoothness"));
+    let swapped: String = text
+        .lines()
+        .map(|l| {
+            let mut f: Vec<&str> = l.split(',').collect();
+            f.swap(a, b);
+            f.join(",") + "\n"
+        })
+        .collect();
+    std::fs::write(&q, swapped).unwrap();
+    let _ = std::fs::remove_file(servers[1].join("predictions.csv"));
+    let refused = |runs: &[PartyRun], who: &[usize]| {
+        assert!(runs.iter().all(|r| !r.success), "{runs:?}");
+        for &i in who {
+            assert!(
+                runs[i]
+                    .stderr
+                    .contains("differ in names or order from those the model"),
+                "party {i}: {}",
+                runs[i].stderr
+            );
+        }
+        assert!(!servers[1].join("predictions.csv").exists());
+    };
+    // the weights' party (0) reads the plaintext model file, every party its share file
+    refused(&run_each(&servers, "predict.toml", limit), &[0]);
+    for s in &servers {
+        let p = s.join("predict.toml");
+        let text = std::fs::read_to_string(&p).unwrap().replace(
+            "weights = { party = 0, path = \"model.safetensors\" }",
+            "shares = \"shares-party{role}.safetensors\"",
+        );
+        std::fs::write(&p, text).unwrap();
+    }
+    refused(&run_each(&servers, "predict.toml", limit), &[0, 1, 2]);
 }
 
 #[test]

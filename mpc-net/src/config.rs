@@ -161,12 +161,35 @@ impl PartyConfig {
                     check_addr(&field, s)?;
                     *slot = s.to_string();
                 }
+                for i in 1..PARTIES {
+                    if let Some(j) = (0..i).find(|&j| out[j] == out[i]) {
+                        return Err(field_err(
+                            &format!("addresses[{i}]"),
+                            format!(
+                                "{:?} is also addresses[{j}]: each party needs its own",
+                                out[i]
+                            ),
+                        ));
+                    }
+                }
                 out
+            }
+            Some(Value::Array(a)) => {
+                return Err(field_err(
+                    "addresses",
+                    format!(
+                        "{} entries: expected 3 \"host:port\" strings, one per party",
+                        a.len()
+                    ),
+                ));
             }
             Some(v) => {
                 return Err(field_err(
                     "addresses",
-                    format!("expected an array of 3 \"host:port\" strings, got {v:?}"),
+                    format!(
+                        "expected an array of 3 \"host:port\" strings, got a {}",
+                        v.type_str()
+                    ),
                 ));
             }
         };
@@ -323,6 +346,10 @@ key = "/abs/party1.key"
         assert_eq!(err_field(&GOOD.replace("role = 1", "")), "role");
         assert_eq!(err_field(&GOOD.replace("role = 1", "role = \"x\"")), "role");
         assert_eq!(err_field(&GOOD.replace(":7001", "")), "addresses[1]");
+        assert_eq!(
+            err_field(&GOOD.replace("localhost:7002", "127.0.0.1:7001")),
+            "addresses[2]"
+        );
         assert_eq!(
             err_field(&GOOD.replace(", \"localhost:7002\"", "")),
             "addresses"

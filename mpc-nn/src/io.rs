@@ -13,6 +13,7 @@
 //! | `job` | the caller's job id; make it name the checkpoint (e.g. `run7/epoch3`) |
 //! | `kind.N` | `param` (a model parameter) or `extra` |
 //! | `frac_bits.N` | the fixed-point scale of `N` |
+//! | `meta.K` | the caller's own public entries ([`save_shares_with_meta`], read back by [`share_file_meta`]), e.g. `meta.features`: the hash of the training columns' names |
 //! | `checksum` | `crc32:` and a CRC-32 over every other metadata entry and every tensor's name, dtype, shape and bytes |
 //!
 //! Loading checks, in order: the safetensors structure (a truncated file fails here), the format
@@ -261,6 +262,20 @@ pub fn save_shares(
     model: &Sequential<Party>,
     extra: &[(String, &AShare)],
 ) -> Result<()> {
+    save_shares_with_meta(path, role, job, model, extra, &[])
+}
+
+/// [`save_shares`] with the caller's own public metadata entries `(key, value)`, stored as
+/// `meta.key` (covered by the checksum) and read back by [`share_file_meta`]. They must not
+/// hold secrets: the metadata is plaintext.
+pub fn save_shares_with_meta(
+    path: &Path,
+    role: usize,
+    job: &str,
+    model: &Sequential<Party>,
+    extra: &[(String, &AShare)],
+    user_meta: &[(&str, &str)],
+) -> Result<()> {
     if role >= 3 {
         return Err(params_err(
             path,
@@ -295,6 +310,9 @@ pub fn save_shares(
     meta.insert("version".to_string(), SHARES_VERSION.to_string());
     meta.insert("role".to_string(), role.to_string());
     meta.insert("job".to_string(), job.to_string());
+    for (k, v) in user_meta {
+        meta.insert(format!("{USER_META}{k}"), (*v).to_string());
+    }
     let mut data: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
     for (name, kind, t) in &entries {
         meta.insert(format!("kind.{name}"), (*kind).to_string());
@@ -403,6 +421,21 @@ pub fn share_file_job(path: &Path) -> Result<(String, usize)> {
         })?;
     Ok((meta.get("job").cloned().unwrap_or_default(), role))
 }
+
+/// The caller's own metadata entries of the share file at `path` ([`save_shares_with_meta`]),
+/// by key, after the format, version and checksum checks of [`load_shares`].
+pub fn share_file_meta(path: &Path) -> Result<BTreeMap<String, String>> {
+    let bytes = std::fs::read(path).map_err(|e| io_err(path, e))?;
+    let (header, st) = parse_safetensors(path, &bytes)?;
+    let meta = checked_meta(path, &header, &st)?;
+    Ok(meta
+        .into_iter()
+        .filter_map(|(k, v)| k.strip_prefix(USER_META).map(|k| (k.to_string(), v)))
+        .collect())
+}
+
+/// The prefix of the caller's own metadata keys in share and weight files.
+const USER_META: &str = "meta.";
 
 /// The extra tensors of the share file at `path` (every tensor that is not a model parameter),
 /// by name, in name order, after the same checks as [`load_shares`] except those against a
@@ -586,6 +619,7 @@ pub fn load_shares(
 
 mod weights;
 pub use weights::{
-    NameMap, export_safetensors, from_pytorch, import_safetensors, input_model, load_into,
-    match_to_model, plain_params, rename_to_model, reveal_model_to,
+    NameMap, export_safetensors, export_safetensors_with_meta, from_pytorch, import_safetensors,
+    input_model, load_into, match_to_model, plain_params, rename_to_model, reveal_model_to,
+    safetensors_meta,
 };

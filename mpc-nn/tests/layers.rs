@@ -135,6 +135,62 @@ fn standardizer_twins_on_wide_ranges() {
     }
 }
 
+/// A column the standardiser cannot handle (an outlier far from the mean at 16 fractional bits,
+/// a spread of 569 at 20 bits, where the breast-cancer area columns already fail) gives a typed
+/// error at every party instead of garbage statistics; a constant column is accepted.
+#[test]
+fn standardizer_refuses_columns_outside_its_range() {
+    let n = 455;
+    let column = |std: f64, outlier: Option<f64>| {
+        let mut v: Vec<f64> = (0..n)
+            .map(|i| 880.0 + std * 3.46 * (((i * 7919) % 1000) as f64 / 1000.0 - 0.5))
+            .collect();
+        if let Some(o) = outlier {
+            v[0] = o;
+        }
+        ArrayD::from_shape_vec(vec![n, 1], v).unwrap()
+    };
+    let fit = |x: &ArrayD<f64>, f: u32| {
+        let cfg = mpc_core::HarnessConfig {
+            fixed: mpc_core::FixedPoint::new(f).unwrap(),
+            ..Default::default()
+        };
+        mpc_core::run_3pc_with(&cfg, |p| {
+            mpc_nn::secure_session(p);
+            let sx = p.input_f64(0, (p.role() == 0).then_some(x), x.shape())?;
+            let r = mpc_nn::share::Standardizer::fit(p, &sx).map(|st| st.inv_std);
+            Ok(match r {
+                Ok(inv) => Ok(p.reveal_f64(&inv)?),
+                Err(e) => Err(e.to_string()),
+            })
+        })
+        .unwrap()
+    };
+    for (x, f) in [
+        (column(569.0, Some(20_000.0)), 16),
+        (column(800.0, None), 16),
+        (column(569.0, None), 20),
+    ] {
+        for out in fit(&x, f) {
+            let e = out.unwrap_err();
+            assert!(e.contains("standardisation failed"), "{e}");
+        }
+    }
+    for (x, f) in [(column(569.0, None), 16), (column(30.0, None), 20)] {
+        let std = mpc_nn::data::Standardizer::fit(&x.clone().into_dimensionality().unwrap()).std[0];
+        for out in fit(&x, f) {
+            let inv = out.unwrap()[[0, 0]];
+            assert!(
+                (inv * std - 1.0).abs() < 0.01,
+                "1/std {inv} vs {}",
+                1.0 / std
+            );
+        }
+    }
+    let constant = ArrayD::from_elem(vec![n, 1], 5.0);
+    assert!(fit(&constant, 16).iter().all(|r| r.is_ok()));
+}
+
 #[test]
 fn conv2d_twins_with_stride_and_padding() {
     check_twins(

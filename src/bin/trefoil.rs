@@ -154,13 +154,22 @@ fn audit(cmd: AuditCmd) -> Result<()> {
     }
 }
 
+/// Parses a count that must be at least 1 (`--epochs`).
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 #[derive(clap::Args, Default)]
 struct DemoArgs {
     /// Split the records by features (columns) instead of patients (rows).
     #[arg(long)]
     vertical: bool,
-    /// Training epochs.
-    #[arg(long, value_name = "N", default_value_t = 10)]
+    /// Training epochs (at least 1).
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = at_least_one)]
     epochs: usize,
     /// The hospital (0, 1 or 2) that receives the trained models.
     #[arg(long, value_name = "K", default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..3))]

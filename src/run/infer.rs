@@ -2,14 +2,16 @@
 //! one party.
 
 use super::{
-    JobReport, PlainStd, STD_INV_STD, STD_MEAN, agree_shapes, build_model, columns_of,
-    empty_report, label_matrix, read_rows, share_blocks,
+    FEATURES_KEY, JobReport, PlainStd, STD_INV_STD, STD_MEAN, agree_shapes, build_model,
+    columns_of, empty_report, features_hex, label_matrix, read_rows, share_blocks,
 };
 use crate::error::{Error, Result};
 use crate::job::Job;
 use mpc_core::Party;
 use mpc_nn::Backend;
-use mpc_nn::io::{NamedTensors, import_safetensors, input_model, load_shares};
+use mpc_nn::io::{
+    NamedTensors, import_safetensors, input_model, load_shares, safetensors_meta, share_file_meta,
+};
 use mpc_nn::share::Standardizer;
 use mpc_nn::train::{correct_count, predict};
 use std::path::Path;
@@ -38,6 +40,44 @@ fn split_standardizer(
     }
 }
 
+/// Checks that the queries' feature columns (the names hash in `shape`, announced by the
+/// queries' party) are the ones the model was trained on, as recorded in the model file that
+/// this party reads (its share file, or the weights file at the weights' party). Files written
+/// before the hash was recorded are not checked.
+fn check_features(job: &Job, role: usize, shape: &[u64]) -> Result<()> {
+    let Some(inf) = &job.infer else {
+        return Ok(());
+    };
+    let (path, meta) = match (&inf.weights, &inf.shares) {
+        (Some(w), _) if w.party == role => {
+            let path = job.path_for(&w.path, role);
+            let meta = safetensors_meta(&path)?;
+            (path, meta)
+        }
+        (None, Some(sp)) => {
+            let path = job.path_for(sp, role);
+            let meta = share_file_meta(&path)?;
+            (path, meta)
+        }
+        _ => return Ok(()),
+    };
+    match meta.get(FEATURES_KEY) {
+        Some(trained) if *trained != features_hex(shape.get(1..).unwrap_or_default()) => {
+            Err(Error::Data(format!(
+                "the feature columns of party {}'s queries ({}, {} columns) differ in names or \
+                 order from those the model in {} was trained on: give the queries the training \
+                 CSV's feature columns under the same names and in the same order (or select \
+                 them with data.features)",
+                inf.queries.party,
+                inf.queries.csv.display(),
+                shape.first().copied().unwrap_or(0),
+                path.display()
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
 pub(super) fn infer(p: &mut Party, job: &Job, progress: &mut dyn FnMut(&str)) -> Result<JobReport> {
     let role = p.role();
     let inf = job
@@ -62,6 +102,7 @@ pub(super) fn infer(p: &mut Party, job: &Job, progress: &mut dyn FnMut(&str)) ->
         "queries",
     )?;
     let d = columns_of(shape.as_ref(), "query")?;
+    check_features(job, role, shape.as_deref().unwrap_or_default())?;
     let n = rows[0][q.party];
     let labelled = rows[1][q.party] == 1;
     progress(&format!(

@@ -12,7 +12,7 @@
 //! Aligning the records (the same patient on the same row everywhere) is the data owners' job
 //! before the run, e.g. by sorting on a shared record id that is not a column of the files.
 
-use super::{Pooled, Rows, exchange, label_matrix, read_rows, words_of};
+use super::{Pooled, Rows, exchange, label_matrix, names_hash, read_rows, words_of};
 use crate::error::{Error, Result};
 use crate::job::Job;
 use mpc_core::{AShare, Party};
@@ -238,6 +238,7 @@ pub(super) fn pool(p: &mut Party, job: &Job, progress: &mut dyn FnMut(&str)) -> 
         y,
         test,
         d: names.len(),
+        features: names_hash(&names),
         train_rows: train_idx.len(),
         test_rows: test_idx.as_ref().map_or(0, Vec::len),
     })

@@ -51,6 +51,16 @@ pub fn plain_params(model: &Sequential<Plain>) -> NamedTensors {
 /// shapes (atomically, as [`save_shares`](super::save_shares)). This is the only way a model leaves the parties in
 /// the clear: reveal it first with [`reveal_model_to`].
 pub fn export_safetensors(path: &Path, params: &[(String, ArrayD<f64>)]) -> Result<()> {
+    export_safetensors_with_meta(path, params, &[])
+}
+
+/// [`export_safetensors`] with the caller's own public metadata entries `(key, value)`, stored
+/// as `meta.key` and read back by [`safetensors_meta`].
+pub fn export_safetensors_with_meta(
+    path: &Path,
+    params: &[(String, ArrayD<f64>)],
+    user_meta: &[(&str, &str)],
+) -> Result<()> {
     let mut seen = BTreeSet::new();
     let mut data: Vec<(&str, Vec<usize>, Vec<u8>)> = Vec::with_capacity(params.len());
     for (name, v) in params {
@@ -76,13 +86,16 @@ pub fn export_safetensors(path: &Path, params: &[(String, ArrayD<f64>)]) -> Resu
             .map_err(|e| params_err(path, format!("{n}: {e}")))?;
         views.push((n.to_string(), v));
     }
-    let meta = HashMap::from([
+    let mut meta = HashMap::from([
         ("format".to_string(), "pt".to_string()),
         (
             "trefoil.layout".to_string(),
             "Linear weight in x out; Conv2d weight C_in*k*k x C_out; bias 1 x out".to_string(),
         ),
     ]);
+    for (k, v) in user_meta {
+        meta.insert(format!("{}{k}", super::USER_META), (*v).to_string());
+    }
     let bytes = safetensors::serialize(views, Some(meta))
         .map_err(|e| params_err(path, format!("cannot serialise: {e}")))?;
     write_atomic(path, &canonical_header(path, bytes)?, false)
@@ -99,6 +112,25 @@ fn f16_to_f64(h: u16) -> f64 {
         0x1f => f64::NAN,
         e => (1.0 + mant / 1024.0) * 2f64.powi(e - 15),
     }
+}
+
+/// The caller's own metadata entries of a weights file written by
+/// [`export_safetensors_with_meta`], by key (empty for a file without any, e.g. PyTorch's).
+pub fn safetensors_meta(path: &Path) -> Result<std::collections::BTreeMap<String, String>> {
+    let bytes = std::fs::read(path).map_err(|e| io_err(path, e))?;
+    let (header, _) = parse_safetensors(path, &bytes)?;
+    Ok(header
+        .metadata()
+        .as_ref()
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| {
+                    k.strip_prefix(super::USER_META)
+                        .map(|k| (k.to_string(), v.clone()))
+                })
+                .collect()
+        })
+        .unwrap_or_default())
 }
 
 /// Reads every tensor of a safetensors file as `f64`, in file order: `F32` and `F64`, and the
