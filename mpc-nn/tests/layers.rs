@@ -176,7 +176,8 @@ fn standardizer_refuses_columns_outside_its_range() {
             assert!(e.contains("standardisation failed"), "{e}");
         }
     }
-    for (x, f) in [(column(569.0, None), 16), (column(30.0, None), 20)] {
+    // inside the documented range (standard deviation up to 512 at 16 bits): 1/std within 1%
+    for (x, f) in [(column(400.0, None), 16), (column(30.0, None), 20)] {
         let std = mpc_nn::data::Standardizer::fit(&x.clone().into_dimensionality().unwrap()).std[0];
         for out in fit(&x, f) {
             let inv = out.unwrap()[[0, 0]];
