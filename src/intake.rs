@@ -11,10 +11,16 @@
 //! themselves the shapes each received, and pairwise the digests of the components they both
 //! received (`check_components`), before using the rows.
 //!
-//! Wire format inside TLS: the 16-byte magic `TREFOIL-INTAKE1\n`, a `u32` length and a JSON
+//! Wire format inside TLS: the 16-byte magic `TREFOIL-INTAKE2\n`, a `u32` length and a JSON
 //! header (job id, owner, fractional bits, column names, tensor shapes), then per tensor its two
-//! components as little-endian `u64` words. The server answers `1` (accepted) or `0`, a `u32`
-//! length and its reason. Every socket operation has a timeout.
+//! components as little-endian `u64` words. The server answers the header and the components
+//! each with `1` (received) or `0`, a `u32` length and its reason; then it keeps the connection
+//! until the three servers have checked every owner's delivery together, and sends the final
+//! verdict the same way: `1` (the rows will be trained on) or `0` and why not (another owner's
+//! columns differ, shares that do not pair up, an owner that never came). So `trefoil share`
+//! succeeds only when the servers accepted the data. The owner sends to the three servers
+//! first, then waits for the three verdicts (at most the job's intake timeout plus 20 s).
+//! Every socket operation has a timeout.
 
 use crate::error::{Error, Result};
 use crate::job::Job;
@@ -31,7 +37,7 @@ use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-const MAGIC: &[u8; 16] = b"TREFOIL-INTAKE1\n";
+const MAGIC: &[u8; 16] = b"TREFOIL-INTAKE2\n";
 /// Largest tensor an owner may send, in elements (2^24: 128 MiB per component).
 const MAX_ELEMENTS: usize = 1 << 24;
 const IO_TIMEOUT: Duration = Duration::from_secs(20);
@@ -168,6 +174,7 @@ pub fn share_csv(
         .ok_or_else(|| Error::key("intake", "missing"))?;
     let frac_bits = job.frac_bits.unwrap_or(16);
     let rows = crate::run::read_rows(job, csv, true)?;
+    crate::run::check_encodable(&rows, csv, frac_bits)?;
     let (train, test) = crate::run::split_local(job, &rows)?;
     let empty = |c| Array2::<f64>::zeros((0, c));
     let outputs = job.outputs();
@@ -209,6 +216,7 @@ pub fn share_csv(
     let head = serde_json::to_vec(&header).map_err(|e| intake_err("-", e))?;
     let mut bytes = [0u64; 3];
     let cfg = identity.client_config()?;
+    let mut waiting = Vec::with_capacity(3);
     for server in 0..3 {
         let addr = &intake.addresses[server];
         let peer = format!("server {server} at {addr}");
@@ -233,9 +241,15 @@ pub fn share_csv(
         }
         send_and_check(&mut s, &body, &peer)?;
         sent += body.len();
+        bytes[server] = sent as u64;
+        waiting.push((s, peer));
+    }
+    // the servers answer once all owners have delivered and the three have checked together
+    for (mut s, peer) in waiting {
+        let _ = s.sock.set_read_timeout(Some(timeout + IO_TIMEOUT));
+        read_verdict(&mut s, &peer, "refused the data", timeout + IO_TIMEOUT)?;
         s.conn.send_close_notify();
         let _ = s.flush();
-        bytes[server] = sent as u64;
     }
     Ok(ShareReport {
         owner,
@@ -253,19 +267,34 @@ fn send_and_check(
 ) -> Result<()> {
     s.write_all(msg).map_err(|e| tls_io(peer, e))?;
     s.flush().map_err(|e| tls_io(peer, e))?;
+    read_verdict(s, peer, "refused the data", IO_TIMEOUT)
+}
+
+/// Reads a server's `1` or `0` + reason; `0` is an error saying `what` and the reason.
+fn read_verdict(
+    s: &mut StreamOwned<ClientConnection, TcpStream>,
+    peer: &str,
+    what: &str,
+    waited: Duration,
+) -> Result<()> {
     let mut status = [0u8; 1];
-    s.read_exact(&mut status).map_err(|e| tls_io(peer, e))?;
+    s.read_exact(&mut status)
+        .map_err(|e| tls_io_after(peer, e, waited))?;
     if status[0] != 1 {
         let reason = read_reason(s).unwrap_or_else(|| "no reason given".into());
-        return Err(intake_err(peer, format!("refused the data: {reason}")));
+        return Err(intake_err(peer, format!("{what}: {reason}")));
     }
     Ok(())
 }
 
 fn tls_io(peer: &str, e: std::io::Error) -> Error {
+    tls_io_after(peer, e, IO_TIMEOUT)
+}
+
+fn tls_io_after(peer: &str, e: std::io::Error, waited: Duration) -> Error {
     use std::io::ErrorKind::*;
     let detail = match e.kind() {
-        WouldBlock | TimedOut => format!("timed out after {} s", IO_TIMEOUT.as_secs()),
+        WouldBlock | TimedOut => format!("timed out after {} s", waited.as_secs()),
         UnexpectedEof | ConnectionReset | BrokenPipe => format!("disconnected ({e})"),
         _ => e.to_string(),
     };
@@ -305,17 +334,52 @@ fn dial(addr: &str, timeout: Duration) -> std::result::Result<TcpStream, String>
     }
 }
 
+/// The owners' deliveries at one server, with the connections their final verdict goes to.
+pub struct Delivered {
+    /// The deliveries, in owner order.
+    pub data: Vec<OwnerData>,
+    /// Each owner's connection, waiting for [`Delivered::answer`].
+    conns: Vec<StreamOwned<ServerConnection, TcpStream>>,
+}
+
+impl Delivered {
+    /// Sends every owner the servers' joint verdict: accepted (`None`), or refused with the
+    /// reason. An owner that went away meanwhile is skipped.
+    pub fn answer(self, refused: Option<&str>) {
+        for mut s in self.conns {
+            match refused {
+                None => {
+                    let _ = s.write_all(&[1]);
+                    s.conn.send_close_notify();
+                    let _ = s.flush();
+                }
+                Some(reason) => refuse(&mut s, reason),
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Delivered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Delivered")
+            .field("data", &self.data)
+            .field("waiting", &self.conns.len())
+            .finish()
+    }
+}
+
 /// Server side: accepts the job's external owners on `intake.addresses[role]` until all have
 /// delivered (or the intake timeout). A connection with a wrong certificate, job, format or
 /// fixed-point scale is refused with its reason (reported through `progress`) and the server
-/// keeps waiting for the expected owners. Returns the deliveries in owner order.
+/// keeps waiting for the expected owners. Returns the deliveries in owner order; the owners
+/// wait for [`Delivered::answer`]. If an owner never comes, the others are told so.
 pub fn receive_owners(
     job: &Job,
     role: usize,
     frac_bits: u32,
     identity: &TlsIdentity,
     progress: &mut dyn FnMut(&str),
-) -> Result<Vec<OwnerData>> {
+) -> Result<Delivered> {
     let intake = job
         .intake
         .as_ref()
@@ -334,6 +398,7 @@ pub fn receive_owners(
     let timeout = Duration::from_millis(intake.timeout_ms);
     let deadline = Instant::now() + timeout;
     let mut got: Vec<OwnerData> = Vec::new();
+    let mut conns = Vec::new();
     progress(&format!(
         "INTAKE waiting on {addr} for owners {:?}",
         job.data.owners
@@ -348,10 +413,12 @@ pub fn receive_owners(
     };
     while got.len() < job.data.owners.len() {
         if Instant::now() >= deadline {
-            return Err(Error::IntakeTimeout {
+            let e = Error::IntakeTimeout {
                 missing: missing(&got),
                 millis: intake.timeout_ms,
-            });
+            };
+            Delivered { data: got, conns }.answer(Some(&format!("the servers stopped: {e}")));
+            return Err(e);
         }
         let (tcp, from) = match listener.accept() {
             Ok(c) => c,
@@ -359,14 +426,18 @@ pub fn receive_owners(
                 std::thread::sleep(Duration::from_millis(10));
                 continue;
             }
-            Err(e) => return Err(intake_err(addr.as_str(), e)),
+            Err(e) => {
+                let e = intake_err(addr.as_str(), e);
+                Delivered { data: got, conns }.answer(Some(&format!("the servers stopped: {e}")));
+                return Err(e);
+            }
         };
         let _ = tcp.set_nonblocking(false);
         let _ = tcp.set_read_timeout(Some(IO_TIMEOUT));
         let _ = tcp.set_write_timeout(Some(IO_TIMEOUT));
         let expected = missing(&got);
         match accept_one(job, frac_bits, &cfg, tcp, &expected) {
-            Ok(d) => {
+            Ok((d, s)) => {
                 progress(&format!(
                     "INTAKE owner {} delivered {} + {} rows",
                     d.owner,
@@ -374,12 +445,13 @@ pub fn receive_owners(
                     d.tensors[2].shape()[0]
                 ));
                 got.push(d);
+                conns.push(s);
             }
             Err(e) => progress(&format!("INTAKE refused a connection from {from}: {e}")),
         }
     }
     got.sort_by_key(|d| d.owner);
-    Ok(got)
+    Ok(Delivered { data: got, conns })
 }
 
 fn accept_one(
@@ -388,7 +460,7 @@ fn accept_one(
     cfg: &std::sync::Arc<rustls::ServerConfig>,
     tcp: TcpStream,
     expected: &[usize],
-) -> Result<OwnerData> {
+) -> Result<(OwnerData, StreamOwned<ServerConnection, TcpStream>)> {
     let peer = "an owner".to_string();
     let conn = ServerConnection::new(cfg.clone()).map_err(|e| intake_err(&peer, e))?;
     let mut s = StreamOwned::new(conn, tcp);
@@ -482,13 +554,13 @@ fn accept_one(
         tensors.push(AShare::from_components(s0, s1, frac_bits)?);
     }
     s.write_all(&[1]).map_err(|e| tls_io(&peer, e))?;
-    s.conn.send_close_notify();
-    let _ = s.flush();
-    Ok(OwnerData {
+    s.flush().map_err(|e| tls_io(&peer, e))?;
+    let d = OwnerData {
         owner,
         names: h.names,
         tensors,
-    })
+    };
+    Ok((d, s))
 }
 
 fn refuse(s: &mut StreamOwned<ServerConnection, TcpStream>, reason: &str) {

@@ -669,6 +669,16 @@ impl Job {
                 format!("{}: must be positive", t.lr),
             ));
         }
+        if t.lr >= MAX_LR {
+            return Err(Error::key(
+                "train.lr",
+                format!(
+                    "{}: must be below 2^39 (about 5.5e11), the largest fixed-point constant at \
+                     24 fractional bits",
+                    t.lr
+                ),
+            ));
+        }
         if !(0.0..1.0).contains(&t.momentum) {
             return Err(Error::key(
                 "train.momentum",
@@ -820,6 +830,10 @@ const MAX_LAYERS: usize = 16;
 /// secure standardiser's range is already small (see `mpc_nn::share::Standardizer`).
 pub const JOB_FRAC_BITS: std::ops::RangeInclusive<u32> = 8..=24;
 
+/// Learning rates must be below this (`2^39`): the optimiser multiplies by `lr` as a public
+/// fixed-point constant, which must be encodable at the largest [`JOB_FRAC_BITS`].
+pub const MAX_LR: f64 = (1u64 << 39) as f64;
+
 /// The error detail for `frac_bits = f` outside [`JOB_FRAC_BITS`].
 pub fn job_frac_bits_detail(f: u32) -> String {
     format!(
@@ -938,6 +952,13 @@ shares_path = "s{role}.safetensors"
             key_of(&TRAIN.replace("epochs = 3", "epochs = 3\ntest_fraction = 1.5")),
             "train.test_fraction"
         );
+        // a learning rate no fixed-point constant can hold is named before any work
+        for lr in ["1e20", "6e11", "-0.1", "0.0"] {
+            let t = TRAIN.replace("epochs = 3", &format!("epochs = 3\nlr = {lr}"));
+            assert_eq!(key_of(&t), "train.lr", "{lr}");
+        }
+        let t = TRAIN.replace("epochs = 3", "epochs = 3\nlr = 5e11");
+        assert!(Job::from_toml_str(&t, Path::new("/j")).is_ok());
         assert!(key_of(&TRAIN.replace("epochs = 3", "epochs = \"x\"")).contains("epochs"));
         // external owners need an intake, and the intake needs owners
         let owners = TRAIN.replace(

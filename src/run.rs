@@ -88,7 +88,9 @@ impl JobReport {
 }
 
 /// Joins the session described by `cfg` over TCP (mutual TLS unless the config is insecure);
-/// the job's `frac_bits`, if any, replaces the config's (the handshake checks that all agree).
+/// the job's `frac_bits`, if any, replaces the config's, and the job's hash joins the session
+/// settings (the handshake checks that all agree, so a party started with another job or
+/// without one fails at every party, naming both).
 pub fn connect(cfg: &PartyConfig, job: Option<&Job>) -> Result<Party> {
     let mut cfg = cfg.clone();
     if let Some(f) = job.and_then(|j| j.frac_bits) {
@@ -102,7 +104,16 @@ pub fn connect(cfg: &PartyConfig, job: Option<&Job>) -> Result<Party> {
         )));
     }
     let fixed = FixedPoint::new(cfg.frac_bits)?;
-    let transport = TcpTransport::connect(&cfg.to_tcp_config()?)?;
+    let mut tcp = cfg.to_tcp_config()?;
+    if let Some(j) = job {
+        // the job's hash goes into the handshake: a party started with another job file, or
+        // without one, is named before any data moves (check_same_job compares the whole digest)
+        let digest = j.digest();
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest[..8]);
+        tcp.settings = tcp.settings.with_job(u64::from_be_bytes(first).max(1));
+    }
+    let transport = TcpTransport::connect(&tcp)?;
     Ok(Party::new(Box::new(transport), fixed)?)
 }
 
@@ -171,6 +182,23 @@ type Shape = Vec<u64>;
 type XY = (Array2<f64>, Array2<f64>);
 /// A plaintext standardiser: mean and inverse standard deviation.
 type PlainStd = (ArrayD<f64>, ArrayD<f64>);
+
+/// Refuses a feature cell of `r` (read from `path`) that fixed-point encoding with `frac_bits`
+/// cannot represent, naming the file, the data row and the column, before anything is shared.
+pub(crate) fn check_encodable(r: &Rows, path: &Path, frac_bits: u32) -> Result<()> {
+    for (i, row) in r.x.rows().into_iter().enumerate() {
+        for (&v, name) in row.iter().zip(&r.names) {
+            if let Err(e) = mpc_core::fixed::encode_with(v, frac_bits) {
+                return Err(Error::Data(format!(
+                    "{}: data row {} (after the header), column {name:?}: {e}",
+                    path.display(),
+                    i + 1
+                )));
+            }
+        }
+    }
+    Ok(())
+}
 
 /// One party's rows: features, class indices (if labelled) and the feature names.
 pub(crate) struct Rows {
@@ -410,6 +438,7 @@ pub fn run_job_audited(
         job.id, job.kind
     ));
     let step = Arc::new(AtomicU64::new(0));
+    check_outputs(job, p.role())?;
     p.set_reveal_gate(crate::policy::gate(job, log, step.clone())?);
     let result = match job.kind {
         JobKind::Train => train(p, job, intake, &step, progress),
@@ -422,6 +451,48 @@ pub fn run_job_audited(
     report.rounds = s.rounds;
     report.seconds = t0.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// Checks, before any work, that this party can write the files the job gives it: the model
+/// (`output.model_path`, at `model_to`), its shares (`output.shares_path`, every party) or the
+/// predictions (`infer.predictions_path`, at `predictions_to`). A missing folder, or a folder
+/// where the file should go, is an error naming the key, instead of one after training.
+fn check_outputs(job: &Job, role: usize) -> Result<()> {
+    let mut mine: Vec<(&str, &Path)> = Vec::new();
+    if let Some(o) = &job.output {
+        if let (Some(to), Some(path)) = (o.model_to, &o.model_path)
+            && to == role
+        {
+            mine.push(("output.model_path", path));
+        }
+        if let Some(path) = &o.shares_path {
+            mine.push(("output.shares_path", path));
+        }
+    }
+    if let Some(inf) = job.infer.as_ref().filter(|i| i.predictions_to == role) {
+        mine.push(("infer.predictions_path", &inf.predictions_path));
+    }
+    for (key, path) in mine {
+        let path = job.path_for(path, role);
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let problem = if !dir.is_dir() {
+            Some(format!("the folder {} does not exist", dir.display()))
+        } else if path.is_dir() {
+            Some("is a folder".to_string())
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            return Err(Error::key(
+                key,
+                format!("{} (party {role}): {problem}", path.display()),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn empty_report(p: &Party, job: &Job) -> JobReport {
@@ -447,10 +518,12 @@ fn empty_report(p: &Party, job: &Job) -> JobReport {
 }
 
 /// This party's sources, read and stacked.
-fn local_rows(job: &Job, role: usize, sources: &[&Source]) -> Result<Option<Rows>> {
+fn local_rows(job: &Job, role: usize, sources: &[&Source], frac_bits: u32) -> Result<Option<Rows>> {
     let mut acc: Option<Rows> = None;
     for s in sources.iter().filter(|s| s.party == role) {
-        let r = read_rows(job, &job.path_for(&s.csv, role), true)?;
+        let path = job.path_for(&s.csv, role);
+        let r = read_rows(job, &path, true)?;
+        check_encodable(&r, &path, frac_bits)?;
         acc = Some(match acc {
             None => r,
             Some(a) => {
@@ -580,7 +653,7 @@ fn pool_horizontal(
     let role = p.role();
     let outputs = job.outputs();
     let sources: Vec<&Source> = job.data.sources.iter().collect();
-    let local = local_rows(job, role, &sources)?;
+    let local = local_rows(job, role, &sources, p.fixed_point().frac_bits())?;
     // this party's train / test rows
     let (tr, te): (Option<XY>, Option<XY>) = match &local {
         None => (None, None),
@@ -605,9 +678,12 @@ fn pool_horizontal(
         (false, Some(id)) => {
             let frac_bits = p.fixed_point().frac_bits();
             let got = crate::intake::receive_owners(job, role, frac_bits, id, progress)?;
-            let owners = agree_owner_shapes(p, &got, shape.as_ref(), outputs)?;
-            crate::intake::check_components(p, &got)?;
-            owners
+            // the owners wait for the servers' joint verdict on what they sent
+            let checked = agree_owner_shapes(p, &got.data, shape.as_ref(), outputs)
+                .and_then(|o| crate::intake::check_components(p, &got.data).map(|()| o));
+            let refused = checked.as_ref().err().map(|e| e.to_string());
+            got.answer(refused.as_deref());
+            checked?
         }
     };
     let shape = shape.or_else(|| owners.first().map(|o| o.1.clone()));

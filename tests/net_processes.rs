@@ -1,8 +1,8 @@
 //! Three OS processes (the `trefoil` binary) on loopback with mutual TLS: the demo computation
 //! (share, matmul, truncation, reveal) gives the right answer on every party; a killed peer, a
-//! mismatched session setting, a certificate for another role, garbage bytes written to a port and
-//! an oversized frame each give the expected error. Every wait is bounded and
-//! every child is killed when the test ends.
+//! mismatched session setting, a party started without the others' job, a certificate for
+//! another role, garbage bytes written to a port and an oversized frame each give the expected
+//! error. Every wait is bounded and every child is killed when the test ends.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader, Read};
@@ -162,6 +162,31 @@ fn killed_peer_and_mismatched_setting_fail_the_others() {
     for err in run_all_failing(dir.path(), "a settings mismatch") {
         assert!(err.contains("session settings mismatch"), "{err}");
         eprintln!("mismatch case, stderr: {err}");
+    }
+
+    // parties 0 and 1 run a job, party 2 was started without one: all three say so in the
+    // handshake (before, party 2's check computation met a framing error)
+    let dir = tempfile::tempdir().unwrap();
+    prepare(dir.path(), [16, 16, 16]);
+    let job = dir.path().join("job.toml");
+    let text = trefoil::deploy::demo_model_job_text(
+        trefoil::deploy::DemoModel::LogisticRegression,
+        1,
+        0,
+        trefoil::job::Partition::Horizontal,
+    );
+    std::fs::write(&job, text).unwrap();
+    let with_job = ["--job", job.to_str().unwrap()];
+    let mut parties: Vec<_> = (0..3)
+        .map(|r| spawn(dir.path(), r, if r < 2 { &with_job[..] } else { &[] }))
+        .collect();
+    for (g, _) in &mut parties {
+        let (ok, err) = finish(g, Duration::from_secs(30));
+        assert!(!ok);
+        assert!(
+            err.contains("job mismatch") && err.contains("no job"),
+            "{err}"
+        );
     }
 }
 

@@ -1,6 +1,6 @@
 //! Nothing lost: checkpoints and resume after a crash (three processes over mutual TLS, one
 //! killed with SIGKILL mid-epoch), unusable checkpoints named at every party, and the
-//! overflow guard rescuing a run that diverges.
+//! overflow guard rescuing a run that diverges, and bad input named before any work.
 #![allow(clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader};
@@ -524,4 +524,57 @@ fn every_party_logs_its_openings_in_a_signed_chain_over_tls() {
     let err = String::from_utf8_lossy(&o.stderr);
     // the first model opening: after the standardiser's bit and the two metrics
     assert!(err.contains("line 4"), "{err}");
+}
+
+/// Bad input is named before any work: a CSV cell that fixed point cannot hold (file, data row
+/// and column, at the party that reads it), and an output folder that does not exist (the key,
+/// at the party that would write there, instead of after training).
+#[test]
+fn unencodable_cells_and_missing_output_folders_are_named_before_training() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write_sample_data(dir, 3, 7).unwrap();
+    let text = demo_model_job_text(DemoModel::LogisticRegression, 1, 0, Partition::Horizontal);
+    let csv = dir.join("hospital1.csv");
+    let good = std::fs::read_to_string(&csv).unwrap();
+    let mut lines: Vec<String> = good.lines().map(String::from).collect();
+    let col = lines[0].split(',').position(|c| c == "mean area").unwrap();
+    let mut cells: Vec<String> = lines[3].split(',').map(String::from).collect();
+    cells[col] = "1e30".into();
+    lines[3] = cells.join(",");
+    std::fs::write(&csv, lines.join("\n") + "\n").unwrap();
+    let e = errors(&in_process(dir, &text));
+    for (i, msg) in e.iter().enumerate() {
+        if i == 1 {
+            for want in [
+                "hospital1.csv",
+                "data row 3 (after the header)",
+                "column \"mean area\"",
+                "value 1e30 cannot be encoded with 16 fractional bits",
+            ] {
+                assert!(msg.contains(want), "{want:?} not in {msg}");
+            }
+        } else {
+            assert!(msg.contains("party 1"), "{msg}");
+        }
+    }
+    std::fs::write(&csv, &good).unwrap();
+    // the model's folder is missing: party 0 says so before the data is read (after training,
+    // the failure would be an I/O error of the export, naming no key)
+    let text = text.replace("model_path = \"", "model_path = \"missing/");
+    let e = errors(&in_process(dir, &text));
+    assert!(
+        e[0].contains("output.model_path")
+            && e[0].contains("(party 0): the folder")
+            && e[0].contains("does not exist"),
+        "{}",
+        e[0]
+    );
+    for msg in &e[1..] {
+        assert!(msg.contains("party 0"), "{msg}");
+    }
+    let ok = text.replace("missing/", "");
+    for r in in_process(dir, &ok) {
+        r.unwrap();
+    }
 }

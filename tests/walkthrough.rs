@@ -138,3 +138,44 @@ fn readme_external_owner_feeds_the_training() {
         assert_eq!(s.join("pool-model.safetensors").exists(), i == 0);
     }
 }
+
+/// `trefoil share` succeeds only when the servers accept the data: an owner whose columns are
+/// in another order than the servers' (two swapped) is refused by all three after their joint
+/// check, and the owner exits with an error saying why (before, it exited 0).
+#[test]
+fn an_owner_whose_rows_the_servers_refuse_is_told_why() {
+    let tmp = tempfile::tempdir().unwrap();
+    let servers = setup(tmp.path());
+    let csv = tmp.path().join("owner0/hospital2.csv");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    let a = header.iter().position(|c| *c == "mean area").unwrap();
+    let b = header.iter().position(|c| *c == "mean smoothness").unwrap();
+    let swapped: String = text
+        .lines()
+        .map(|l| {
+            let mut f: Vec<&str> = l.split(',').collect();
+            f.swap(a, b);
+            f.join(",") + "\n"
+        })
+        .collect();
+    std::fs::write(&csv, swapped).unwrap();
+    let s2 = servers.clone();
+    let job = std::thread::spawn(move || run_each(&s2, "pool.toml", Duration::from_secs(120)));
+    let out = share(tmp.path(), "owner0");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{out:?}");
+    assert!(
+        err.contains("refused the data") && err.contains("differ from the parties'"),
+        "{err}"
+    );
+    for r in job.join().unwrap() {
+        assert!(!r.success);
+        assert!(
+            r.stderr.contains("differ from the parties'"),
+            "{}",
+            r.stderr
+        );
+        assert!(!servers[r.role].join("pool-model.safetensors").exists());
+    }
+}

@@ -28,7 +28,8 @@ pub enum CoreError {
     },
     /// A value that fixed-point encoding cannot represent (too large, NaN or infinite).
     #[error(
-        "value {value} cannot be encoded with {frac_bits} fractional bits: |x| must be below {limit}"
+        "value {} cannot be encoded with {frac_bits} fractional bits: |x| must be below {limit}",
+        short(*value)
     )]
     OutOfRange {
         /// The offending value.
@@ -89,3 +90,12 @@ pub enum CoreError {
 
 /// Result type of `mpc-core`.
 pub type Result<T> = std::result::Result<T, CoreError>;
+
+/// `x` as a person would write it: `1e30` rather than thirty-one digits.
+fn short(x: f64) -> String {
+    if x.is_finite() && x != 0.0 && !(1e-6..1e15).contains(&x.abs()) {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
+    }
+}

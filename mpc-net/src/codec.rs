@@ -9,7 +9,7 @@ use crate::{Link, NetError};
 use serde::{Deserialize, Serialize};
 
 /// The wire protocol version; both ends of a link must agree.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// The largest control message the decoder will accept, in bytes.
 const DECODE_LIMIT: usize = crate::frame::MAX_CONTROL_BYTES as usize;
@@ -21,15 +21,25 @@ pub struct SessionSettings {
     pub ring_bits: u32,
     /// Fractional bits of the fixed-point encoding.
     pub frac_bits: u32,
+    /// What the parties will compute: a hash of the job they run, or 0 for none (a session
+    /// that runs no job file, such as the built-in check computation). A party started with
+    /// another job, or without one, is then named in the handshake, before any data moves.
+    pub job: u64,
 }
 
 impl SessionSettings {
-    /// Settings for the ring Z_2^64 with `frac_bits` fractional bits.
+    /// Settings for the ring Z_2^64 with `frac_bits` fractional bits, running no job.
     pub fn new(frac_bits: u32) -> SessionSettings {
         SessionSettings {
             ring_bits: 64,
             frac_bits,
+            job: 0,
         }
+    }
+
+    /// These settings for running the job whose hash is `job` (not 0).
+    pub fn with_job(self, job: u64) -> SessionSettings {
+        SessionSettings { job, ..self }
     }
 
     /// A 64-bit FNV-1a hash of the encoded settings: a consistency check between honest
@@ -49,9 +59,18 @@ impl std::fmt::Display for SessionSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "ring Z_2^{} with {} fractional bits",
+            "ring Z_2^{} with {} fractional bits, ",
             self.ring_bits, self.frac_bits
-        )
+        )?;
+        f.write_str(&job_name(self.job))
+    }
+}
+
+/// How [`SessionSettings::job`] is named in messages.
+fn job_name(job: u64) -> String {
+    match job {
+        0 => "no job".into(),
+        j => format!("job {j:016x}"),
     }
 }
 
@@ -158,6 +177,10 @@ impl Hello {
                 format!("party {}", theirs.role),
             );
         }
+        let (a, b) = (&self.settings, &theirs.settings);
+        if (a.ring_bits, a.frac_bits) == (b.ring_bits, b.frac_bits) && a.job != b.job {
+            return mismatch("job", job_name(a.job), job_name(b.job));
+        }
         if theirs.settings_hash != self.settings_hash || theirs.settings != self.settings {
             return mismatch(
                 "session settings",
@@ -199,6 +222,17 @@ mod tests {
             SessionSettings::new(16).hash(),
             SessionSettings::new(12).hash()
         );
+        // a party running another job, or none, is named with both sides' jobs
+        let job = SessionSettings::new(16).with_job(0xabcd);
+        let ours = Hello::new(0, "s1", job);
+        let err = ours.check(&h, 1, &link).unwrap_err().to_string();
+        assert!(
+            err.contains("job mismatch (ours job 000000000000abcd, theirs no job)"),
+            "{err}"
+        );
+        let other = Hello::new(1, "s1", SessionSettings::new(16).with_job(0xabce));
+        assert!(ours.check(&other, 1, &link).is_err());
+        assert!(ours.check(&Hello::new(1, "s1", job), 1, &link).is_ok());
         // garbage and trailing bytes are typed errors
         assert!(decode_control(&[0xff; 40], &link).is_err());
         let mut long = bytes.clone();

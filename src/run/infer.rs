@@ -3,7 +3,7 @@
 
 use super::{
     FEATURES_KEY, JobReport, PlainStd, STD_INV_STD, STD_MEAN, agree_shapes, build_model,
-    columns_of, empty_report, features_hex, label_matrix, read_rows, share_blocks,
+    check_encodable, columns_of, empty_report, features_hex, label_matrix, read_rows, share_blocks,
 };
 use crate::error::{Error, Result};
 use crate::job::Job;
@@ -86,7 +86,10 @@ pub(super) fn infer(p: &mut Party, job: &Job, progress: &mut dyn FnMut(&str)) ->
         .ok_or_else(|| Error::key("infer", "missing"))?;
     let q = &inf.queries;
     let local = if q.party == role {
-        Some(read_rows(job, &job.path_for(&q.csv, role), false)?)
+        let path = job.path_for(&q.csv, role);
+        let r = read_rows(job, &path, false)?;
+        check_encodable(&r, &path, p.fixed_point().frac_bits())?;
+        Some(r)
     } else {
         None
     };

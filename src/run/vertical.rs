@@ -12,7 +12,9 @@
 //! Aligning the records (the same patient on the same row everywhere) is the data owners' job
 //! before the run, e.g. by sorting on a shared record id that is not a column of the files.
 
-use super::{Pooled, Rows, exchange, label_matrix, names_hash, read_rows, words_of};
+use super::{
+    Pooled, Rows, check_encodable, exchange, label_matrix, names_hash, read_rows, words_of,
+};
 use crate::error::{Error, Result};
 use crate::job::Job;
 use mpc_core::{AShare, Party};
@@ -75,7 +77,7 @@ fn decode(party: usize, w: &[u64]) -> Result<Announce> {
 
 /// This party's columns: its CSV (at most one in a vertical job), restricted to
 /// `data.features` if the job lists them.
-fn local_columns(job: &Job, role: usize) -> Result<Option<Rows>> {
+fn local_columns(job: &Job, role: usize, frac_bits: u32) -> Result<Option<Rows>> {
     let Some(src) = job.data.sources.iter().find(|s| s.party == role) else {
         return Ok(None);
     };
@@ -90,6 +92,7 @@ fn local_columns(job: &Job, role: usize) -> Result<Option<Rows>> {
         r.x = r.x.select(Axis(1), &keep);
         r.names = keep.iter().map(|&j| r.names[j].clone()).collect();
     }
+    check_encodable(&r, &path, frac_bits)?;
     Ok(Some(r))
 }
 
@@ -166,7 +169,7 @@ fn agree(job: &Job, all: &[Announce]) -> Result<(usize, [usize; 3], usize, Vec<S
 pub(super) fn pool(p: &mut Party, job: &Job, progress: &mut dyn FnMut(&str)) -> Result<Pooled> {
     let role = p.role();
     let outputs = job.outputs();
-    let local = local_columns(job, role)?;
+    let local = local_columns(job, role, p.fixed_point().frac_bits())?;
     let mine = Announce {
         rows: local.as_ref().map_or(0, |r| r.x.nrows()),
         labels: local.as_ref().is_some_and(|r| r.labels.is_some()),
