@@ -423,7 +423,25 @@ pub fn run_job(
 
 /// [`run_job`], appending every opening the job's policy lets through to this party's audit
 /// log (`reveal.log` of the job; see [`crate::audit`]).
+///
+/// If the job fails at this party, the party ends the session telling the others why
+/// ([`mpc_net::Transport::abort`]), so that each of them names this party and the cause (a bad
+/// file here, or a peer that went away) instead of a bare disconnect.
 pub fn run_job_audited(
+    p: &mut Party,
+    job: &Job,
+    intake: Option<&TlsIdentity>,
+    log: Option<AuditLog>,
+    progress: &mut dyn FnMut(&str),
+) -> Result<JobReport> {
+    let r = run_job_inner(p, job, intake, log, progress);
+    if let Err(e) = &r {
+        p.comm().abort(&e.to_string());
+    }
+    r
+}
+
+fn run_job_inner(
     p: &mut Party,
     job: &Job,
     intake: Option<&TlsIdentity>,
@@ -881,6 +899,8 @@ fn train(
         model_path: None,
         shares_path: None,
     });
+    // the feature columns' names hash, recorded with the model so infer can check queries
+    let fh = features_hex(&features);
     if let (Some(owner), Some(path)) = (out.model_to, &out.model_path) {
         p.set_reveal_label("model");
         let mut params = reveal_model_to(p, owner, &model)?;
@@ -894,7 +914,6 @@ fn train(
         }
         if let Some(ps) = params {
             let path = job.path_for(path, role);
-            let fh = features_hex(&features);
             export_safetensors_with_meta(&path, &ps, &[(FEATURES_KEY, fh.as_str())])?;
             progress(&format!("MODEL written to {}", path.display()));
             report.model_written = Some(path);
@@ -909,7 +928,6 @@ fn train(
             ],
             None => Vec::new(),
         };
-        let fh = features_hex(&features);
         save_shares_with_meta(
             &path,
             role,

@@ -143,7 +143,7 @@ fn edit_job(dir: &Path, from: &str, to: &str) {
 #[test]
 fn data_errors_and_job_mismatch_fail_every_party_with_a_named_cause() {
     let limit = Duration::from_secs(60);
-    // a missing CSV at server 2: it names the file, the others see it leave
+    // a missing CSV at server 2: it names the file, and tells the others, who name it too
     let tmp = tempfile::tempdir().unwrap();
     let servers = setup(tmp.path());
     std::fs::remove_file(servers[2].join("hospital2.csv")).unwrap();
@@ -154,7 +154,14 @@ fn data_errors_and_job_mismatch_fail_every_party_with_a_named_cause() {
         "{}",
         runs[2].stderr
     );
-    assert!(runs[0].stderr.contains("party 2"), "{}", runs[0].stderr);
+    for r in &runs[..2] {
+        assert!(
+            r.stderr.contains("party 2 aborted the session") && r.stderr.contains("hospital2.csv"),
+            "{}: {}",
+            r.role,
+            r.stderr
+        );
+    }
 
     // a feature column no file has
     for s in &servers {

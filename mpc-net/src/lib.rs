@@ -82,6 +82,12 @@ pub trait Transport: Send {
         let m = self.recv(from)?;
         Ok((m.depth, Arc::new(m.words)))
     }
+
+    /// Ends the session on purpose: tells every peer still connected why (`reason`), so that
+    /// each stops with [`NetError::PeerAborted`] naming this party and the cause, rather than
+    /// a bare disconnect. Best effort and bounded in time; sends after it fail. The default
+    /// does nothing (the in-process parties share one harness that reports every error).
+    fn abort(&mut self, _reason: &str) {}
 }
 
 /// Communication counters of one party.
@@ -153,6 +159,11 @@ impl Comm {
     /// The counters so far.
     pub fn stats(&self) -> CommStats {
         self.stats
+    }
+
+    /// Ends the session, telling the peers why ([`Transport::abort`]).
+    pub fn abort(&mut self, reason: &str) {
+        self.transport.abort(reason);
     }
 
     fn check_peer(&self, peer: usize) -> Result<(), NetError> {

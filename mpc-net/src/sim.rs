@@ -145,6 +145,10 @@ impl Transport for SimTransport {
         }
         Ok(msg)
     }
+
+    fn abort(&mut self, reason: &str) {
+        self.inner.abort(reason);
+    }
 }
 
 #[cfg(test)]

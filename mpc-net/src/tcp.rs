@@ -54,6 +54,9 @@ pub const DEFAULT_LINGER: Duration = Duration::from_secs(1);
 
 const IO_BUFFER: usize = 256 * 1024;
 
+/// How long [`Transport::abort`] tries to deliver its reason to each peer.
+const ABORT_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// How long a receive yields the processor, polling its inbox, before it blocks.
 pub const RECV_YIELD_WINDOW: Duration = Duration::from_micros(100);
 
@@ -685,6 +688,30 @@ impl Transport for TcpTransport {
                 millis: self.recv_timeout.as_millis() as u64,
             }),
             Err(RecvTimeoutError::Disconnected) => Err(NetError::Disconnected { peer: from }),
+        }
+    }
+
+    fn abort(&mut self, reason: &str) {
+        let Ok(msg) = encode(&Control::Abort {
+            reason: reason.to_string(),
+        }) else {
+            return;
+        };
+        let Some(rt) = self.runtime.as_ref() else {
+            return;
+        };
+        for w in self.out.iter_mut().flatten().filter(|w| !w.broken) {
+            // no data may follow an abort: the link is closed, later sends fail
+            w.broken = true;
+            // the timer is made inside the runtime (it needs its reactor)
+            let _ = rt.block_on(async {
+                tokio::time::timeout(ABORT_TIMEOUT, async {
+                    write_control(&mut w.w, &msg).await?;
+                    w.w.flush().await?;
+                    w.w.shutdown().await
+                })
+                .await
+            });
         }
     }
 }

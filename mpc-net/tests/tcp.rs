@@ -320,6 +320,37 @@ fn oversized_frame_silent_peer_and_departed_peer() {
     assert!(res[2].is_ok());
 }
 
+/// A party that gives up tells both others why: they stop with `PeerAborted` naming it and its
+/// reason, over TLS, and its own sends fail afterwards.
+#[test]
+fn an_aborting_party_tells_both_others_why() {
+    let m = generate(3, "test CA").unwrap();
+    let (ls, cfgs) = setup(tls_all(&m));
+    let res = run(ls, cfgs, |c| {
+        if c.role() == 1 {
+            c.send(0, vec![1])?;
+            c.abort("hospital1.csv: no such file");
+            return match c.send(0, vec![2]) {
+                Err(NetError::Disconnected { peer: 0 }) => Ok(1),
+                other => panic!("a send after abort: {other:?}"),
+            };
+        }
+        if c.role() == 0 {
+            assert_eq!(c.recv(1, 1)?, vec![1]);
+        }
+        c.recv(1, 1).map(|_| 0)
+    });
+    assert_eq!(*res[1].as_ref().unwrap(), 1);
+    for r in [&res[0], &res[2]] {
+        match r {
+            Err(NetError::PeerAborted { peer: 1, reason }) => {
+                assert_eq!(reason, "hospital1.csv: no such file");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
 #[test]
 fn nobody_listening_is_a_bounded_connect_error() {
     let (_, mut cfgs) = setup(std::array::from_fn(|_| Security::InsecurePlainTcp));
