@@ -436,6 +436,16 @@ impl Party {
     /// same pass draws. The output (and message) is `[bits..., products...]`; every part's
     /// masks are a stream of `n` words of their own ([`Prg::take_stream`]), taken in the same
     /// order by the two parties that share the key.
+    ///
+    /// The loops are compiled three times, for AVX-512, AVX2 and baseline x86-64, and the
+    /// build follows the GEMM kernel ([`crate::gemm::GemmKernel::detect`], so
+    /// [`crate::gemm::force_kernel`] also switches it, and forcing `avx2` on an AVX-512 CPU
+    /// runs what an AVX2-only CPU would). Every build gives the same words. Measured on an
+    /// Intel Xeon (family 6 model 167, AVX-512), relu1e6: the loops (then `extend` over
+    /// iterators, which stayed scalar) were about 15% of the CPU time; rewritten as plain loops
+    /// over zipped slices with the bits expanded to masks per chunk ([`bit_masks`]) and built
+    /// for AVX-512, relu1e6 went from 40.4-44.5 ms (median 43.0) to 37.2-39.8 ms (median 38.9)
+    /// in 6 alternating runs of each binary (`bench_suite relu1e6`).
     pub(crate) fn inject(
         &mut self,
         bits: &Pair,
@@ -443,8 +453,65 @@ impl Party {
         x: Option<(&[u64], &[u64])>,
         want_bit: bool,
     ) -> Result<(Option<Pair>, Option<Pair>)> {
+        #[cfg(target_arch = "x86_64")]
+        match crate::gemm::GemmKernel::detect() {
+            // SAFETY: `detect` returns a kernel only if the CPU supports it: the avx512 one
+            // needs AVX-512 F and DQ, the avx2 one AVX2
+            crate::gemm::GemmKernel::Avx512 => unsafe {
+                return self.inject_avx512(bits, n, x, want_bit);
+            },
+            crate::gemm::GemmKernel::Avx2 => unsafe {
+                return self.inject_avx2(bits, n, x, want_bit);
+            },
+            crate::gemm::GemmKernel::Portable => {}
+        }
+        self.inject_with(bits, n, x, want_bit)
+    }
+
+    /// [`Party::inject_with`] compiled for AVX-512.
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512 F and DQ.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512dq")]
+    unsafe fn inject_avx512(
+        &mut self,
+        bits: &Pair,
+        n: usize,
+        x: Option<(&[u64], &[u64])>,
+        want_bit: bool,
+    ) -> Result<(Option<Pair>, Option<Pair>)> {
+        self.inject_with(bits, n, x, want_bit)
+    }
+
+    /// [`Party::inject_with`] compiled for AVX2.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn inject_avx2(
+        &mut self,
+        bits: &Pair,
+        n: usize,
+        x: Option<(&[u64], &[u64])>,
+        want_bit: bool,
+    ) -> Result<(Option<Pair>, Option<Pair>)> {
+        self.inject_with(bits, n, x, want_bit)
+    }
+
+    /// The body of [`Party::inject`], inlined into each build.
+    #[inline(always)]
+    fn inject_with(
+        &mut self,
+        bits: &Pair,
+        n: usize,
+        x: Option<(&[u64], &[u64])>,
+        want_bit: bool,
+    ) -> Result<(Option<Pair>, Option<Pair>)> {
         let parts = usize::from(want_bit) + usize::from(x.is_some());
-        let bit_of = |v: &[u64], e: usize| (v[e / 64] >> (e % 64)) & 1;
+        // the 0 / -1 masks of one chunk's bits
+        let mut mk = vec![0u64; n.clamp(1, 1024)];
         // the masks of the output components: one stream of n words per part, in part order
         let part_streams = |prg: &mut Prg| {
             let b = want_bit.then(|| prg.take_stream(n));
@@ -457,17 +524,29 @@ impl Party {
                 // c - c_1 and w - w_1 for party 2, c_1 and w_1 drawn from k_1
                 let mut cs = self.prg_next.take_stream(n);
                 let mut ws = x.is_some().then(|| self.prg_next.take_stream(n));
-                let c_of = |e: usize| bit_of(&bits.0, e) ^ bit_of(&bits.1, e);
+                let c_word = |k: usize| bits.0[k] ^ bits.1[k];
                 let mut msg = pool::take(n * (1 + usize::from(x.is_some())));
                 for_chunks(n, [&mut cs], |s, [r]| {
-                    msg.extend(r.iter().zip(s..).map(|(r, e)| c_of(e).wrapping_sub(*r)));
+                    let mk = &mut mk[..r.len()];
+                    bit_masks(c_word, s, mk);
+                    extend_by(&mut msg, r.len(), |out| {
+                        for (o, (r, m)) in out.iter_mut().zip(r.iter().zip(mk.iter())) {
+                            *o = (m & 1).wrapping_sub(*r);
+                        }
+                    });
                 });
                 if let (Some((x0, x1)), Some(ws)) = (x, ws.as_mut()) {
                     for_chunks(n, [ws], |s, [r]| {
-                        msg.extend(r.iter().zip(s..).map(|(r, e)| {
-                            let w = x0[e].wrapping_add(x1[e]) & c_of(e).wrapping_neg();
-                            w.wrapping_sub(*r)
-                        }));
+                        let len = r.len();
+                        let mk = &mut mk[..len];
+                        bit_masks(c_word, s, mk);
+                        let (x0, x1) = (at(x0, s, len), at(x1, s, len));
+                        extend_by(&mut msg, len, |out| {
+                            let ins = r.iter().zip(mk.iter()).zip(x0.iter().zip(x1.iter()));
+                            for (o, ((r, m), (a, b))) in out.iter_mut().zip(ins) {
+                                *o = (a.wrapping_add(*b) & m).wrapping_sub(*r);
+                            }
+                        });
                     });
                 }
                 self.comm.send(2, msg)?;
@@ -484,28 +563,39 @@ impl Party {
                 let mut cs = self.prg_prev.take_stream(n);
                 let mut ws = x.is_some().then(|| self.prg_prev.take_stream(n));
                 let (db, dp) = part_streams(&mut self.prg_prev);
-                let mask_of = |e: usize| bit_of(&bits.1, e).wrapping_neg();
+                let s_word = |k: usize| bits.1[k];
                 let mut d1 = pool::take(parts * n);
                 let mut u = pool::take(parts * n);
                 if let Some(mut db) = db {
                     // u = d + s c_1 - D_1
                     append_chunks(&mut db, &mut d1, n, [&mut cs.clone()], |s, d, [c]| {
-                        u.extend(c.iter().zip(d).zip(s..).map(|((c, d), e)| {
-                            let mask = mask_of(e);
-                            (mask & 1).wrapping_add(signed(*c, mask)).wrapping_sub(*d)
-                        }));
+                        let mk = &mut mk[..d.len()];
+                        bit_masks(s_word, s, mk);
+                        extend_by(&mut u, d.len(), |out| {
+                            let ins = c.iter().zip(d.iter()).zip(mk.iter());
+                            for (o, ((c, d), m)) in out.iter_mut().zip(ins) {
+                                *o = (m & 1).wrapping_add(signed(*c, *m)).wrapping_sub(*d);
+                            }
+                        });
                     });
                 }
                 if let (Some((x1, x2)), Some(ws), Some(mut dp)) = (x, ws.as_mut(), dp) {
                     // u = d (x_1 + x_2) + s (w_1 + c_1 x_2) - D_1
                     append_chunks(&mut dp, &mut d1, n, [&mut cs, ws], |s, d, [c, w]| {
-                        u.extend(c.iter().zip(w).zip(d).zip(s..).map(|(((c, w), d), e)| {
-                            let mask = mask_of(e);
-                            let t = w.wrapping_add(c.wrapping_mul(x2[e]));
-                            let v =
-                                (x1[e].wrapping_add(x2[e]) & mask).wrapping_add(signed(t, mask));
-                            v.wrapping_sub(*d)
-                        }));
+                        let len = d.len();
+                        let mk = &mut mk[..len];
+                        bit_masks(s_word, s, mk);
+                        let (x1, x2) = (at(x1, s, len), at(x2, s, len));
+                        extend_by(&mut u, len, |out| {
+                            let ins = c.iter().zip(w.iter()).zip(d.iter().zip(mk.iter()));
+                            for (o, (((c, w), (d, m)), (a, b))) in
+                                out.iter_mut().zip(ins.zip(x1.iter().zip(x2.iter())))
+                            {
+                                let t = w.wrapping_add(c.wrapping_mul(*b));
+                                let v = (a.wrapping_add(*b) & m).wrapping_add(signed(t, *m));
+                                *o = v.wrapping_sub(*d);
+                            }
+                        });
                     });
                 }
                 (d1, self.swap_halves(u, 2, u64::wrapping_add)?)
@@ -515,29 +605,41 @@ impl Party {
                 let (db, dp) = part_streams(&mut self.prg_next);
                 let msg = self.comm.recv(0, n * (1 + usize::from(x.is_some())))?;
                 let (c2, w2) = msg.split_at(n);
-                let mask_of = |e: usize| bit_of(&bits.0, e).wrapping_neg();
+                let s_word = |k: usize| bits.0[k];
                 let mut d0 = pool::take(parts * n);
                 let mut u = pool::take(parts * n);
                 if let Some(mut db) = db {
                     // u = s c_2 - D_0
                     append_chunks(&mut db, &mut d0, n, [], |s, d, []| {
-                        u.extend(
-                            d.iter()
-                                .zip(s..)
-                                .map(|(d, e)| signed(c2[e], mask_of(e)).wrapping_sub(*d)),
-                        );
+                        let len = d.len();
+                        let mk = &mut mk[..len];
+                        bit_masks(s_word, s, mk);
+                        let c2 = at(c2, s, len);
+                        extend_by(&mut u, len, |out| {
+                            let ins = d.iter().zip(mk.iter()).zip(c2.iter());
+                            for (o, ((d, m), c)) in out.iter_mut().zip(ins) {
+                                *o = signed(*c, *m).wrapping_sub(*d);
+                            }
+                        });
                     });
                 }
                 if let (Some((x2, x0)), Some(mut dp)) = (x, dp) {
                     // u = d x_0 + s (w_2 + c_2 x_2) - D_0
                     append_chunks(&mut dp, &mut d0, n, [], |s, d, []| {
-                        u.extend(d.iter().zip(s..).map(|(d, e)| {
-                            let mask = mask_of(e);
-                            let t = w2[e].wrapping_add(c2[e].wrapping_mul(x2[e]));
-                            (x0[e] & mask)
-                                .wrapping_add(signed(t, mask))
-                                .wrapping_sub(*d)
-                        }));
+                        let len = d.len();
+                        let mk = &mut mk[..len];
+                        bit_masks(s_word, s, mk);
+                        let (c2, w2) = (at(c2, s, len), at(w2, s, len));
+                        let (x2, x0) = (at(x2, s, len), at(x0, s, len));
+                        extend_by(&mut u, len, |out| {
+                            let ins = d.iter().zip(mk.iter()).zip(c2.iter().zip(w2.iter()));
+                            for (o, (((d, m), (c, w)), (b, a))) in
+                                out.iter_mut().zip(ins.zip(x2.iter().zip(x0.iter())))
+                            {
+                                let t = w.wrapping_add(c.wrapping_mul(*b));
+                                *o = (a & m).wrapping_add(signed(t, *m)).wrapping_sub(*d);
+                            }
+                        });
                     });
                 }
                 pool::give(msg);
@@ -626,6 +728,35 @@ impl Party {
             x.frac_bits,
         )
     }
+}
+
+/// Writes the 0 / -1 masks of bits `s..s + out.len()` of a packed bit vector (bit `e % 64` of
+/// word `e / 64`, word `k` given by `word(k)`) into `out`. `s` is a multiple of 64, as chunk
+/// starts are; a 64-iteration inner loop the compiler vectorises.
+#[inline(always)]
+fn bit_masks(word: impl Fn(usize) -> u64, s: usize, out: &mut [u64]) {
+    debug_assert_eq!(s % 64, 0);
+    for (k, o) in out.chunks_mut(64).enumerate() {
+        let w = word(s / 64 + k);
+        for (b, o) in o.iter_mut().enumerate() {
+            *o = ((w >> b) & 1).wrapping_neg();
+        }
+    }
+}
+
+/// Appends `len` words to `v`, written by `fill` into the new (zeroed, cache-resident) tail: a
+/// plain loop over zipped slices, which vectorises where `extend` over an iterator did not.
+#[inline(always)]
+fn extend_by(v: &mut Vec<u64>, len: usize, fill: impl FnOnce(&mut [u64])) {
+    let at = v.len();
+    v.resize(at + len, 0);
+    fill(&mut v[at..]);
+}
+
+/// The words `s..s + len` of `v`.
+#[inline(always)]
+fn at(v: &[u64], s: usize, len: usize) -> &[u64] {
+    &v[s..s + len]
 }
 
 /// `v` if `mask` is 0, `-v` if `mask` is all ones.

@@ -350,6 +350,7 @@ const SIDE_CHUNK: usize = 1024;
 /// Walks `0..n` in chunks, drawing each chunk's words from every generator of `streams` (each
 /// yields the words [`Prg::words`]`(n)` would), and calls `f(start, [chunk of each stream])`.
 /// Fused loops over several keystreams use it instead of materialising each stream in full.
+#[inline(always)]
 pub(crate) fn for_chunks<const K: usize>(
     n: usize,
     mut streams: [&mut Prg; K],
@@ -376,6 +377,7 @@ pub(crate) fn for_chunks<const K: usize>(
 /// calls `f(start, chunk, [chunk of each of streams])` on each chunk just written (still in
 /// cache), the other `streams` drawn side by side as in [`for_chunks`]: a stream that is both
 /// kept and used in a fused loop is written once, with no scratch copy.
+#[inline(always)]
 pub(crate) fn append_chunks<const K: usize>(
     prg: &mut Prg,
     v: &mut Vec<u64>,

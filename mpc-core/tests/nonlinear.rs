@@ -123,6 +123,22 @@ fn check_activations(vals: &ArrayD<f64>) {
     }
 }
 
+/// Every vector build of the injection's loops (they follow the GEMM kernel) gives the same,
+/// exact results: ReLU, its derivative, sign and friends on 2,500 values (two full chunks of
+/// 1,024 words and a partial one that ends inside a 64-bit word) and bit times value.
+#[test]
+fn every_kernel_build_of_the_injection_is_exact() {
+    use mpc_core::gemm::{GemmKernel, force_kernel};
+    let mut r = rng(11);
+    let vals = uniform(&mut r, &[2500], 1000.0);
+    for k in GemmKernel::supported() {
+        force_kernel(Some(k)).unwrap();
+        check_activations(&vals);
+        check_activations(&vals.slice(ndarray::s![..70]).to_owned().into_dyn());
+    }
+    force_kernel(None).unwrap();
+}
+
 #[test]
 fn activations_edge_cases() {
     let big = mpc_core::FixedPoint::default().max_abs() * (1.0 - 1e-12);
