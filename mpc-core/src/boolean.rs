@@ -91,15 +91,29 @@ fn transpose64xl<const L: usize>(a: &mut [[u64; L]; 64]) {
 
 /// Bit-slices `words` (one element per word), or `words + add` element-wise when `add` (of the
 /// same length) is given: returns `nbits` planes of `ceil(n/64)` words each, plane `j` first at
-/// offset `j * ceil(n/64)`. Missing elements of the last block are zero. Runs the AVX2 build of
-/// the transposition when the CPU has AVX2 (detected at run time), the portable one otherwise;
-/// the two give the same words.
+/// offset `j * ceil(n/64)`. Missing elements of the last block are zero. Runs the AVX-512, AVX2
+/// or portable build of the transposition, following the GEMM kernel
+/// ([`crate::gemm::GemmKernel::detect`], which [`crate::gemm::force_kernel`] sets); every build
+/// gives the same words.
 pub(crate) fn to_planes(words: &[u64], add: Option<&[u64]>, nbits: usize) -> Vec<u64> {
     #[cfg(target_arch = "x86_64")]
-    if is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2 (checked just above).
-        return unsafe { to_planes_avx2(words, add, nbits) };
+    match crate::gemm::GemmKernel::detect() {
+        // SAFETY: `detect` returns a kernel only if the CPU supports it (the avx512 one needs
+        // AVX-512 F, the avx2 one AVX2)
+        crate::gemm::GemmKernel::Avx512 => return unsafe { to_planes_avx512(words, add, nbits) },
+        crate::gemm::GemmKernel::Avx2 => return unsafe { to_planes_avx2(words, add, nbits) },
+        crate::gemm::GemmKernel::Portable => {}
     }
+    to_planes_with(words, add, nbits)
+}
+
+/// [`to_planes_with`] compiled for AVX-512.
+///
+/// # Safety
+/// The CPU must support AVX-512 F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn to_planes_avx512(words: &[u64], add: Option<&[u64]>, nbits: usize) -> Vec<u64> {
     to_planes_with(words, add, nbits)
 }
 
@@ -506,6 +520,19 @@ mod tests {
                 let dispatched = to_planes(&words, a, nbits);
                 let portable = to_planes_with(&words, a, nbits);
                 assert_eq!(dispatched, portable, "n = {n}");
+                #[cfg(target_arch = "x86_64")]
+                {
+                    if is_x86_feature_detected!("avx2") {
+                        // SAFETY: the CPU supports AVX2 (checked just above)
+                        let v = unsafe { to_planes_avx2(&words, a, nbits) };
+                        assert_eq!(v, portable, "avx2, n = {n}");
+                    }
+                    if is_x86_feature_detected!("avx512f") {
+                        // SAFETY: the CPU supports AVX-512 F (checked just above)
+                        let v = unsafe { to_planes_avx512(&words, a, nbits) };
+                        assert_eq!(v, portable, "avx512, n = {n}");
+                    }
+                }
                 assert_eq!(dispatched.len(), nbits * m);
                 for e in 0..n {
                     let v = if with_add {
