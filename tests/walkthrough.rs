@@ -21,6 +21,23 @@ fn json(r: &PartyRun) -> serde_json::Value {
     serde_json::from_str(r.result().expect("no RESULT line")).unwrap()
 }
 
+/// Swaps the columns named `x` and `y` of the CSV at `path` (header and values).
+fn swap_columns(path: &std::path::Path, x: &str, y: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (a, b) = (col(x), col(y));
+    let swapped: String = text
+        .lines()
+        .map(|l| {
+            let mut f: Vec<&str> = l.split(',').collect();
+            f.swap(a, b);
+            f.join(",") + "\n"
+        })
+        .collect();
+    std::fs::write(path, swapped).unwrap();
+}
+
 #[test]
 fn readme_three_machine_walkthrough_trains_and_predicts() {
     let tmp = tempfile::tempdir().unwrap();
@@ -74,20 +91,11 @@ fn readme_three_machine_walkthrough_trains_and_predicts() {
     assert_eq!(again, preds);
 
     // queries with two feature columns swapped (header and values): refused, not mispredicted
-    let q = servers[1].join("queries.csv");
-    let text = std::fs::read_to_string(&q).unwrap();
-    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
-    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
-    let (a, b) = (col("mean area"), col("mean smoothness"));
-    let swapped: String = text
-        .lines()
-        .map(|l| {
-            let mut f: Vec<&str> = l.split(',').collect();
-            f.swap(a, b);
-            f.join(",") + "\n"
-        })
-        .collect();
-    std::fs::write(&q, swapped).unwrap();
+    swap_columns(
+        &servers[1].join("queries.csv"),
+        "mean area",
+        "mean smoothness",
+    );
     let _ = std::fs::remove_file(servers[1].join("predictions.csv"));
     let refused = |runs: &[PartyRun], who: &[usize]| {
         assert!(runs.iter().all(|r| !r.success), "{runs:?}");
@@ -146,20 +154,11 @@ fn readme_external_owner_feeds_the_training() {
 fn an_owner_whose_rows_the_servers_refuse_is_told_why() {
     let tmp = tempfile::tempdir().unwrap();
     let servers = setup(tmp.path());
-    let csv = tmp.path().join("owner0/hospital2.csv");
-    let text = std::fs::read_to_string(&csv).unwrap();
-    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
-    let a = header.iter().position(|c| *c == "mean area").unwrap();
-    let b = header.iter().position(|c| *c == "mean smoothness").unwrap();
-    let swapped: String = text
-        .lines()
-        .map(|l| {
-            let mut f: Vec<&str> = l.split(',').collect();
-            f.swap(a, b);
-            f.join(",") + "\n"
-        })
-        .collect();
-    std::fs::write(&csv, swapped).unwrap();
+    swap_columns(
+        &tmp.path().join("owner0/hospital2.csv"),
+        "mean area",
+        "mean smoothness",
+    );
     let s2 = servers.clone();
     let job = std::thread::spawn(move || run_each(&s2, "pool.toml", Duration::from_secs(120)));
     let out = share(tmp.path(), "owner0");
