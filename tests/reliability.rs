@@ -571,7 +571,7 @@ fn unencodable_cells_and_missing_output_folders_are_named_before_training() {
         e[0]
     );
     for msg in &e[1..] {
-        assert!(msg.contains("party 0"), "{msg}");
+        assert!(msg.contains("party 0"), "{msg} (all: {e:?})");
     }
     let ok = text.replace("missing/", "");
     for r in in_process(dir, &ok) {

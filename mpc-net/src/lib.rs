@@ -85,8 +85,8 @@ pub trait Transport: Send {
 
     /// Ends the session on purpose: tells every peer still connected why (`reason`), so that
     /// each stops with [`NetError::PeerAborted`] naming this party and the cause, rather than
-    /// a bare disconnect. Best effort and bounded in time; sends after it fail. The default
-    /// does nothing (the in-process parties share one harness that reports every error).
+    /// a bare disconnect. Best effort and bounded in time; sends after it fail. The TCP and
+    /// in-memory transports implement it; the default does nothing.
     fn abort(&mut self, _reason: &str) {}
 }
 

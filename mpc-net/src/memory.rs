@@ -23,6 +23,8 @@ use std::time::{Duration, Instant};
 enum Envelope {
     Owned(Message),
     Shared(u64, Arc<Vec<u64>>),
+    /// The sender ended the session ([`Transport::abort`]), with its reason.
+    Abort(String),
 }
 
 /// How long a receive yields the processor before it blocks (see the module docs).
@@ -113,6 +115,7 @@ impl Transport for MemoryTransport {
                 depth,
                 words: Arc::try_unwrap(words).unwrap_or_else(|w| crate::pool::copy(&w)),
             },
+            Envelope::Abort(reason) => return Err(NetError::PeerAborted { peer: from, reason }),
         })
     }
 
@@ -129,7 +132,18 @@ impl Transport for MemoryTransport {
         Ok(match self.take(from)? {
             Envelope::Owned(m) => (m.depth, Arc::new(m.words)),
             Envelope::Shared(depth, words) => (depth, words),
+            Envelope::Abort(reason) => return Err(NetError::PeerAborted { peer: from, reason }),
         })
+    }
+
+    /// Tells every peer why this party stops (they receive [`NetError::PeerAborted`] in place
+    /// of the next message), then closes this party's sending side.
+    fn abort(&mut self, reason: &str) {
+        for s in self.senders.iter_mut() {
+            if let Some(s) = s.take() {
+                let _ = s.send(Envelope::Abort(reason.to_string()));
+            }
+        }
     }
 }
 
@@ -140,9 +154,18 @@ impl MemoryTransport {
             .get(to)
             .and_then(Option::as_ref)
             .ok_or(NetError::Disconnected { peer: to })?;
-        sender
-            .send(e)
-            .map_err(|_| NetError::Disconnected { peer: to })
+        if sender.send(e).is_ok() {
+            return Ok(());
+        }
+        // the peer is gone: if it said why before leaving, report that
+        if let Some(r) = self.receivers.get(to).and_then(Option::as_ref) {
+            while let Ok(m) = r.try_recv() {
+                if let Envelope::Abort(reason) = m {
+                    return Err(NetError::PeerAborted { peer: to, reason });
+                }
+            }
+        }
+        Err(NetError::Disconnected { peer: to })
     }
 
     fn take(&mut self, from: usize) -> Result<Envelope, NetError> {
@@ -155,7 +178,7 @@ impl MemoryTransport {
         let start = Instant::now();
         loop {
             match receiver.try_recv() {
-                Ok(m) => return Ok(m),
+                Ok(m) => return opened(from, m),
                 Err(TryRecvError::Disconnected) => {
                     return Err(NetError::Disconnected { peer: from });
                 }
@@ -168,13 +191,22 @@ impl MemoryTransport {
             }
         }
         let left = self.timeout.saturating_sub(start.elapsed());
-        receiver.recv_timeout(left).map_err(|e| match e {
+        let m = receiver.recv_timeout(left).map_err(|e| match e {
             RecvTimeoutError::Timeout => NetError::Timeout {
                 peer: from,
                 millis: self.timeout.as_millis() as u64,
             },
             RecvTimeoutError::Disconnected => NetError::Disconnected { peer: from },
-        })
+        })?;
+        opened(from, m)
+    }
+}
+
+/// A received envelope, or the sender's abort as [`NetError::PeerAborted`].
+fn opened(from: usize, e: Envelope) -> Result<Envelope, NetError> {
+    match e {
+        Envelope::Abort(reason) => Err(NetError::PeerAborted { peer: from, reason }),
+        e => Ok(e),
     }
 }
 
@@ -182,6 +214,35 @@ impl MemoryTransport {
 mod tests {
     use super::*;
     use crate::Comm;
+
+    #[test]
+    fn an_abort_reaches_both_peers_with_its_reason() {
+        let [a, b, c] = memory_network();
+        let (mut a, mut b, mut c) = (
+            Comm::new(Box::new(a)),
+            Comm::new(Box::new(b)),
+            Comm::new(Box::new(c)),
+        );
+        a.send(1, vec![5]).unwrap();
+        a.abort("bad.csv: no such file");
+        assert!(matches!(
+            a.send(1, vec![6]),
+            Err(NetError::Disconnected { peer: 1 })
+        ));
+        drop(a);
+        // what was sent before the abort still arrives, then the abort; a party that sends to
+        // the departed one first gets its reason too, not a bare disconnect
+        assert_eq!(b.recv(0, 1).unwrap(), vec![5]);
+        let got = [b.recv(0, 1).map(|_| ()), c.send(0, vec![7])];
+        for r in got {
+            match r {
+                Err(NetError::PeerAborted { peer: 0, reason }) => {
+                    assert_eq!(reason, "bad.csv: no such file");
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
 
     #[test]
     fn fifo_counts_and_depth() {

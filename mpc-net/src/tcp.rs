@@ -599,6 +599,29 @@ impl TcpTransport {
 }
 
 impl TcpTransport {
+    /// A send to `to` failed with `e`: if the peer said why it left (an `Abort` already in its
+    /// inbox, behind data this party will not read now), that is the error to report.
+    fn why_gone(&self, to: usize, e: NetError) -> NetError {
+        if matches!(e, NetError::Disconnected { .. } | NetError::Io { .. })
+            && let Some(inbox) = self.inbox.get(to).and_then(Option::as_ref)
+        {
+            let deadline = Instant::now() + Duration::from_millis(50);
+            while Instant::now() < deadline {
+                match inbox.try_recv() {
+                    Ok(Err(NetError::PeerAborted { peer, reason })) => {
+                        return NetError::PeerAborted { peer, reason };
+                    }
+                    Ok(_) => {}
+                    Err(crossbeam_channel::TryRecvError::Empty) => {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    Err(crossbeam_channel::TryRecvError::Disconnected) => break,
+                }
+            }
+        }
+        e
+    }
+
     /// Frames and writes one data message, flushed, bounded by the receive timeout.
     fn send_words(&mut self, to: usize, depth: u64, words: &[u64]) -> Result<(), NetError> {
         let link = Link::Party(to);
@@ -647,7 +670,8 @@ impl Transport for TcpTransport {
     }
 
     fn send(&mut self, to: usize, msg: Message) -> Result<(), NetError> {
-        self.send_words(to, msg.depth, &msg.words)
+        let r = self.send_words(to, msg.depth, &msg.words);
+        r.map_err(|e| self.why_gone(to, e))
     }
 
     fn send_shared(
@@ -657,7 +681,8 @@ impl Transport for TcpTransport {
         words: &Arc<Vec<u64>>,
     ) -> Result<(), NetError> {
         // framed straight from the shared buffer: no copy first
-        self.send_words(to, depth, words)
+        let r = self.send_words(to, depth, words);
+        r.map_err(|e| self.why_gone(to, e))
     }
 
     fn recv(&mut self, from: usize) -> Result<Message, NetError> {
