@@ -108,10 +108,8 @@ pub fn connect(cfg: &PartyConfig, job: Option<&Job>) -> Result<Party> {
     if let Some(j) = job {
         // the job's hash goes into the handshake: a party started with another job file, or
         // without one, is named before any data moves (check_same_job compares the whole digest)
-        let digest = j.digest();
-        let mut first = [0u8; 8];
-        first.copy_from_slice(&digest[..8]);
-        tcp.settings = tcp.settings.with_job(u64::from_be_bytes(first).max(1));
+        let first = words_of(&j.digest()).first().copied().unwrap_or(1);
+        tcp.settings = tcp.settings.with_job(first.max(1));
     }
     let transport = TcpTransport::connect(&tcp)?;
     Ok(Party::new(Box::new(transport), fixed)?)

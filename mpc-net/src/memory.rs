@@ -178,7 +178,7 @@ impl MemoryTransport {
         let start = Instant::now();
         loop {
             match receiver.try_recv() {
-                Ok(m) => return opened(from, m),
+                Ok(m) => return Ok(m),
                 Err(TryRecvError::Disconnected) => {
                     return Err(NetError::Disconnected { peer: from });
                 }
@@ -191,22 +191,13 @@ impl MemoryTransport {
             }
         }
         let left = self.timeout.saturating_sub(start.elapsed());
-        let m = receiver.recv_timeout(left).map_err(|e| match e {
+        receiver.recv_timeout(left).map_err(|e| match e {
             RecvTimeoutError::Timeout => NetError::Timeout {
                 peer: from,
                 millis: self.timeout.as_millis() as u64,
             },
             RecvTimeoutError::Disconnected => NetError::Disconnected { peer: from },
-        })?;
-        opened(from, m)
-    }
-}
-
-/// A received envelope, or the sender's abort as [`NetError::PeerAborted`].
-fn opened(from: usize, e: Envelope) -> Result<Envelope, NetError> {
-    match e {
-        Envelope::Abort(reason) => Err(NetError::PeerAborted { peer: from, reason }),
-        e => Ok(e),
+        })
     }
 }
 
