@@ -63,9 +63,13 @@
 //! The ranges follow the session's `f`: `exp`'s lower cut-off `k_min` is `-f` rounded away from
 //! zero to a multiple of 4 ([`exp_min_k`]; below `k_min ln 2` the true value is below one ulp)
 //! and `ln` is normalised from `2^-f` ([`ln_exp_range`]), one level-1 comparison more or less
-//! per 4 bits (`exp`: 15 comparisons at `f = 12`, 17 at `f = 20`; `ln`: 10 and 12). The errors
-//! stay within a few ulp of `2^-f` (asserted by `mpc-core/tests/scales.rs` at 12, 16 and 20
-//! bits); truncation-failure probabilities grow as the formulas above say.
+//! per 4 bits (`exp`: 14, 15, 16, 17 and 18 comparisons at `f` = 8, 12, 16, 20 and 24; `ln`: 9
+//! to 13). The errors stay within a few ulp of `2^-f` (asserted by `mpc-core/tests/scales.rs`
+//! at 8, 12, 16, 20 and 24 bits) except where the polynomials' own errors are larger, at
+//! `f = 24` (ulp `6e-8`): `exp` up to `3.5e-6` (58 ulp), `ln` `1.8e-6` (29 ulp). The
+//! truncation-failure probabilities grow as the formulas above say; at `f = 24` probabilistic
+//! truncation fails for products of unit values with probability `2^-16`, so sessions above 20
+//! bits use [`crate::TruncMode::Exact`].
 //!
 //! Security: comparisons, products and truncations only; nothing is revealed.
 

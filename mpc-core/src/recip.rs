@@ -67,10 +67,15 @@
 //! down to `2^-20` (with the fixed `2^-16` of earlier versions, `sqrt(2^-20)` came out as
 //! `6.3e-4` instead of `9.8e-4`), at the price of one level-1 comparison per 4 bits (8
 //! comparisons at `f = 12`, 9 at 16, 10 at 20). The reciprocal and `rsqrt` ranges are fixed
-//! real intervals, `[2^-10, 2^18)`, at every `f` (both are on the grid for `f >= 10`). The
-//! errors stay within a few ulp of `2^-f` (`mpc-core/tests/scales.rs` asserts them at 12, 16
-//! and 20 bits). The truncation-failure bounds above contain `f`: at `f = 20` each is `2^4`
-//! times its `f = 16` value (the level-1 shift `D` is 16 at both).
+//! real intervals, `[2^-10, 2^18)`, at every `f` (both are on the grid for `f >= 10`; at `f = 8`
+//! the grid starts at `2^-8`). The errors stay within a few ulp of `2^-f`
+//! (`mpc-core/tests/scales.rs` asserts them at 8, 12, 16, 20 and 24 bits), except where the
+//! iteration's own error is larger: the square roots' is about `2.6e-6` relative, 43 ulp at
+//! `f = 24` (the reciprocal's stays below 3 ulp there). The truncation-failure bounds above
+//! contain `f`: at `f = 20` each is `2^4` times its `f = 16` value (the level-1 shift `D` is 16
+//! at both), at `f = 24` `2^8` times, and a product of unit values fails with probability
+//! `2^-16` under probabilistic truncation: above 20 bits use [`crate::TruncMode::Exact`], with
+//! which every function here is exact up to its approximation error at 24 bits.
 //!
 //! Security: comparisons, products and truncations only; nothing is revealed.
 

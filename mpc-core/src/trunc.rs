@@ -23,6 +23,10 @@
 //!   truncation. For a product of two values with `f` fractional bits, `|z| = |x y| 2^(2f)`: at
 //!   `f = 16` this is `|x y| * 2^-32`, i.e. 2^-32 for `|x y| <= 1`, 2^-22 for `|x y| <= 2^10`.
 //!   Keep values small (normalise inputs) or use fewer fractional bits to make it rarer.
+//!   The bound grows by 4 per fractional bit: `2^-24` per product of unit values at `f = 20`,
+//!   `2^-16` at `f = 24`, where a sweep of a few thousand function evaluations already shows
+//!   failures (`mpc-core/tests/scales.rs` runs probabilistic truncation up to 20 bits only).
+//!   Above 20 fractional bits use [`TruncMode::Exact`] (training jobs always do).
 //!   A fixed-point **matmul** truncates `z = 2 x y` by `d + 1` bits (one GEMM per party instead
 //!   of five in all; see [`crate::mul`]), so its failure probability is twice that of the same
 //!   values in a `mul`: `|x y| * 2^-31` per output element at `f = 16`.
