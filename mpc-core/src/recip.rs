@@ -349,6 +349,29 @@ impl Party {
         self.reciprocal_with(x, x, None, RECIP_MIN_EXP, RECIP_MAX_EXP)
     }
 
+    /// `1 / x` for positive `x` in `[2^min_exp, 2^(max_exp + 1))` (at least: the range is
+    /// covered in groups of [`NORM_GROUP`] exponents): [`Party::reciprocal_positive`] with a
+    /// chosen range, one level-1 comparison per group (`min_exp = -f` reaches down to the
+    /// session's resolution; `1 / x` must stay encodable, `-min_exp < 63 - f`). The accuracy
+    /// is that of the reciprocal (a few ulp, `mpc-core/tests/scales.rs`).
+    pub fn reciprocal_positive_range(
+        &mut self,
+        x: &AShare,
+        min_exp: i32,
+        max_exp: i32,
+    ) -> Result<AShare> {
+        let f = self.fixed.frac_bits() as i32;
+        if min_exp > max_exp || -min_exp >= 63 - f || max_exp >= 63 - f {
+            return Err(CoreError::InvalidFixedPoint(format!(
+                "reciprocal range [2^{min_exp}, 2^{}) at {f} fractional bits: need min_exp <= \
+                 max_exp and both ends and their reciprocals encodable (|exponent| < {})",
+                max_exp + 1,
+                63 - f
+            )));
+        }
+        self.reciprocal_with(x, x, None, min_exp, max_exp)
+    }
+
     /// `1 / x` for `|x|` in `[2^j_min, 2^(j_max + 1))` (at least; see [`Party::normalise`]):
     /// `a = |x|`, `sign` the 0/1 share of
     /// `[x < 0]` (None for positive inputs).

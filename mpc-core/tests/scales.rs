@@ -90,7 +90,7 @@ fn sigmoid(v: f64) -> f64 {
     1.0 / (1.0 + (-v).exp())
 }
 
-const CASES: [Case; 8] = [
+const CASES: [Case; 9] = [
     Case {
         name: "reciprocal",
         op: |p, s| p.reciprocal(s),
@@ -105,6 +105,31 @@ const CASES: [Case; 8] = [
         rel_ulp: 8.0,
         floor: 0.0,
         rel_extra: 0.0,
+    },
+    Case {
+        name: "reciprocal_positive_range",
+        op: |p, s| {
+            let f = p.fixed_point().frac_bits() as i32;
+            p.reciprocal_positive_range(s, -f, mpc_core::recip::RECIP_MAX_EXP)
+        },
+        exact: |v| 1.0 / v,
+        // from one ulp of the session up
+        inputs: |f| {
+            let u = ulp(f);
+            let e = [
+                u,
+                2.0 * u,
+                3.0 * u,
+                2f64.powi(-10),
+                1.0,
+                2f64.powi(18) - 0.01,
+            ];
+            log_sweep(9, u, 2f64.powi(18), false, &e)
+        },
+        abs_ulp: 6.0,
+        rel_ulp: 8.0,
+        rel_extra: 0.0,
+        floor: 0.0,
     },
     Case {
         name: "rsqrt",
