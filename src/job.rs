@@ -826,8 +826,9 @@ const MAX_LAYERS: usize = 16;
 
 /// The fractional bits a job may run with. Below 8 the models' values lose all precision (a
 /// learning rate of 0.01 rounds to 0); above 24 products of standardised values leave the exact
-/// range (`2^(62-2f)`) and the polynomial approximations' coefficients no longer fit. Above 20 the
-/// secure standardiser's range is already small (see `mpc_nn::share::Standardizer`).
+/// range (`2^(62-2f)`) and the polynomial approximations' coefficients no longer fit. The secure
+/// standardiser's range follows `f` (see `mpc_nn::share::Standardizer`): standard deviations
+/// from a few ulp to about `2^f / 4`, means below `2^(61 - 2f)` (8192 at 24 bits).
 pub const JOB_FRAC_BITS: std::ops::RangeInclusive<u32> = 8..=24;
 
 /// Learning rates must be below this (`2^39`): the optimiser multiplies by `lr` as a public
@@ -838,7 +839,7 @@ pub const MAX_LR: f64 = (1u64 << 39) as f64;
 pub fn job_frac_bits_detail(f: u32) -> String {
     format!(
         "{f}: a job trains or runs fixed-point models, which need {} to {} fractional bits (16 \
-         is the default; above 20 only columns of small spread can be standardised)",
+         is the default)",
         JOB_FRAC_BITS.start(),
         JOB_FRAC_BITS.end()
     )

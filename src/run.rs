@@ -439,6 +439,31 @@ pub fn run_job_audited(
     r
 }
 
+/// The session's fractional bits must be the job's `frac_bits` (when it names them) and in
+/// [`crate::job::JOB_FRAC_BITS`]: [`connect`] sets them from the job, but a session made in
+/// process (e.g. by `mpc_nn::run_3pc`) has its own, and a job would otherwise run silently at
+/// another scale than the one it asks for.
+fn check_session_scale(p: &Party, job: &Job) -> Result<()> {
+    let f = p.fixed_point().frac_bits();
+    if let Some(want) = job.frac_bits
+        && want != f
+    {
+        return Err(Error::Config(format!(
+            "job {} asks for frac_bits = {want}, but this party's session has {f} fractional \
+             bits: start the session with the job's settings (trefoil::run::connect applies \
+             them; in process, HarnessConfig::fixed)",
+            job.id
+        )));
+    }
+    if !crate::job::JOB_FRAC_BITS.contains(&f) {
+        return Err(Error::Config(format!(
+            "this party's session has {f} fractional bits: {}",
+            crate::job::job_frac_bits_detail(f)
+        )));
+    }
+    Ok(())
+}
+
 fn run_job_inner(
     p: &mut Party,
     job: &Job,
@@ -448,6 +473,7 @@ fn run_job_inner(
 ) -> Result<JobReport> {
     let t0 = Instant::now();
     mpc_nn::secure_session(p);
+    check_session_scale(p, job)?;
     check_same_job(p, job)?;
     progress(&format!(
         "JOB {} ({:?}): the three parties agree on the job file",

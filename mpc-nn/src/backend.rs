@@ -21,6 +21,8 @@ pub trait Backend {
 
     /// The engine's name, for reports.
     fn engine(&self) -> &'static str;
+    /// The smallest step between values, `2^-f` for `f` fractional bits (0 for exact floats).
+    fn resolution(&self) -> f64;
     /// The shape of a tensor.
     fn shape_of(t: &Self::Tensor) -> Vec<usize>;
     /// A public tensor (no secret: every party knows it).
@@ -82,6 +84,11 @@ pub trait Backend {
     fn exp(&mut self, a: &Self::Tensor) -> Result<Self::Tensor>;
     /// `1 / sqrt(x)`, for `x` in the secure range `[2^-10, 2^18)`.
     fn rsqrt(&mut self, a: &Self::Tensor) -> Result<Self::Tensor>;
+    /// `1 / x` for positive `x` (the secure range is from the resolution `2^-f` to `2^18`; see
+    /// [`mpc_core::Party::reciprocal_positive_range`]).
+    fn reciprocal(&mut self, a: &Self::Tensor) -> Result<Self::Tensor>;
+    /// `x / 2^bits` by one truncation (no product, so no bound on `x` beyond the encoding's).
+    fn div_pow2(&mut self, a: &Self::Tensor, bits: u32) -> Result<Self::Tensor>;
     /// Maximum along `axis`, keeping it with length 1.
     fn max_axis(&mut self, a: &Self::Tensor, axis: usize) -> Result<Self::Tensor>;
     /// One-hot argmax along `axis` as a mask (ties to the lowest index).
@@ -173,6 +180,10 @@ fn check_axis(op: &str, a: &ArrayD<f64>, axis: usize) -> Result<()> {
 
 impl Backend for Plain {
     type Tensor = ArrayD<f64>;
+
+    fn resolution(&self) -> f64 {
+        self.quantum.unwrap_or(0.0)
+    }
 
     fn engine(&self) -> &'static str {
         if self.quantum.is_some() {
@@ -344,6 +355,15 @@ impl Backend for Plain {
 
     fn rsqrt(&mut self, a: &ArrayD<f64>) -> Result<ArrayD<f64>> {
         Ok(self.q(a.mapv(|v| 1.0 / v.sqrt())))
+    }
+
+    fn reciprocal(&mut self, a: &ArrayD<f64>) -> Result<ArrayD<f64>> {
+        Ok(self.q(a.mapv(|v| 1.0 / v)))
+    }
+
+    fn div_pow2(&mut self, a: &ArrayD<f64>, bits: u32) -> Result<ArrayD<f64>> {
+        let c = 2f64.powi(-(bits as i32));
+        Ok(self.q(a.mapv(|v| v * c)))
     }
 
     fn max_axis(&mut self, a: &ArrayD<f64>, axis: usize) -> Result<ArrayD<f64>> {

@@ -31,6 +31,10 @@ fn keep_axis(shape: &[usize], axis: usize) -> Vec<usize> {
 impl Backend for Party {
     type Tensor = AShare;
 
+    fn resolution(&self) -> f64 {
+        2f64.powi(-(self.fixed_point().frac_bits() as i32))
+    }
+
     fn engine(&self) -> &'static str {
         match self.trunc_mode() {
             TruncMode::Exact => "secure (exact truncation)",
@@ -163,6 +167,17 @@ impl Backend for Party {
 
     fn rsqrt(&mut self, a: &AShare) -> Result<AShare> {
         Ok(Party::rsqrt(self, a)?)
+    }
+
+    fn reciprocal(&mut self, a: &AShare) -> Result<AShare> {
+        let f = self.fixed_point().frac_bits() as i32;
+        let max = mpc_core::recip::RECIP_MAX_EXP;
+        Ok(self.reciprocal_positive_range(a, -f, max)?)
+    }
+
+    fn div_pow2(&mut self, a: &AShare, bits: u32) -> Result<AShare> {
+        let f = a.frac_bits();
+        Ok(self.trunc(&a.clone().with_frac_bits(f + bits), bits)?)
     }
 
     fn max_axis(&mut self, a: &AShare, axis: usize) -> Result<AShare> {

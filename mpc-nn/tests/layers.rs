@@ -135,15 +135,21 @@ fn standardizer_twins_on_wide_ranges() {
     }
 }
 
-/// A column the standardiser cannot handle (an outlier far from the mean at 16 fractional bits,
-/// a spread of 569 at 20 bits, where the breast-cancer area columns already fail) gives a typed
-/// error at every party instead of garbage statistics; a constant column is accepted.
+/// A column the standardiser cannot handle gives a typed error at every party instead of
+/// garbage statistics: a standard deviation of `1e6` (mean absolute deviation above `2^18`) or
+/// `3e5` at 16 bits (`1 / std` below one ulp: standardised to 0, but not constant), `5e-7` at
+/// 24 bits (`1 / std` above `2^(62 - 2f)`), a mean above `2^(61 - 2f)`, a value 420 mean
+/// absolute deviations out at 24 bits (above `2^(31 - f)`). Inside the range `1 / std` is
+/// within 1%: spreads from 6.5 ulp to 5000, the breast-cancer area columns' 569 at 20 and 24
+/// bits (which failed before the deviations were normalised), an outlier 36 deviations out,
+/// large means with small spreads (which a one-pass mean centres badly). A constant column is
+/// accepted.
 #[test]
 fn standardizer_refuses_columns_outside_its_range() {
     let n = 455;
-    let column = |std: f64, outlier: Option<f64>| {
+    let column_at = |mean: f64, std: f64, outlier: Option<f64>| {
         let mut v: Vec<f64> = (0..n)
-            .map(|i| 880.0 + std * 3.46 * (((i * 7919) % 1000) as f64 / 1000.0 - 0.5))
+            .map(|i| mean + std * 3.46 * (((i * 7919) % 1000) as f64 / 1000.0 - 0.5))
             .collect();
         if let Some(o) = outlier {
             v[0] = o;
@@ -166,24 +172,44 @@ fn standardizer_refuses_columns_outside_its_range() {
         })
         .unwrap()
     };
+    let column = |std: f64, outlier: Option<f64>| column_at(880.0, std, outlier);
     for (x, f) in [
-        (column(569.0, Some(20_000.0)), 16),
-        (column(800.0, None), 16),
-        (column(569.0, None), 20),
+        (column(1e6, None), 16),                 // mean absolute deviation 5e5 > 2^18
+        (column(5e-7, None), 24),                // 1 / std above 2^(62 - 2f)
+        (column_at(5e4, 30.0, None), 24),        // mean above 8192
+        (column(1.0, Some(880.0 + 5000.0)), 24), // 420 deviations out, above 128
+        (column(3e5, None), 16),                 // 1 / std below one ulp: all 0, not constant
     ] {
         for out in fit(&x, f) {
-            let e = out.unwrap_err();
+            let e = match out {
+                Err(e) => e,
+                Ok(inv) => panic!(
+                    "f={f} {:?}...: accepted, 1/std {inv}",
+                    &x.as_slice().unwrap()[..3]
+                ),
+            };
             assert!(e.contains("standardisation failed"), "{e}");
         }
     }
-    // inside the documented range (standard deviation up to 512 at 16 bits): 1/std within 1%
-    for (x, f) in [(column(400.0, None), 16), (column(30.0, None), 20)] {
+    for (x, f) in [
+        (column(569.0, Some(20_000.0)), 16),
+        (column(5000.0, None), 20), // 1 / std is 210 ulp
+        (column(0.01, None), 16),
+        (column(1e-4, None), 16), // 6.5 ulp
+        (column(569.0, None), 20),
+        (column(569.0, None), 24),
+        (column(400.0, None), 16),
+        (column(30.0, None), 20),
+        (column(1.0, Some(880.0 + 50.0)), 24),
+        (column_at(1e4, 0.1, None), 16), // a one-pass mean is up to 0.08 off here
+        (column_at(-2e5, 1e-3, None), 16),
+    ] {
         let std = mpc_nn::data::Standardizer::fit(&x.clone().into_dimensionality().unwrap()).std[0];
         for out in fit(&x, f) {
-            let inv = out.unwrap()[[0, 0]];
+            let inv = out.unwrap_or_else(|e| panic!("f={f} std {std}: {e}"))[[0, 0]];
             assert!(
                 (inv * std - 1.0).abs() < 0.01,
-                "1/std {inv} vs {}",
+                "f={f}: 1/std {inv} vs {}",
                 1.0 / std
             );
         }
