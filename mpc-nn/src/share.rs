@@ -93,11 +93,12 @@ pub fn share_columns(p: &mut Party, blocks: &[Block<'_>]) -> Result<AShare> {
 /// about an ulp.
 ///
 /// Range, at `f` fractional bits (products are exact while `|x y| < 2^(62 - 2f)`):
-/// - standard deviations from a few ulp `2^-f` (1% from about 6 ulp; above 20 bits from
-///   `2^(2f - 62)`, 6.1e-5 at 24 bits, where `1 / std` leaves the products' range) to about
-///   `2^f / 4`, with a mean absolute deviation below `2^18` (the reciprocal's range). `1 / std`
-///   is held at `f` fractional bits, so its relative resolution is `std 2^-f` (1% up to 655 at
-///   16 bits, 1e4 at 20, 1.7e5 at 24);
+/// - standard deviations from a few ulp `2^-f` (1% from about 10 ulp: the mean is found to
+///   about an ulp; above 20 bits from `2^(2f - 62)`, 6.1e-5 at 24 bits, where `1 / std` leaves
+///   the products' range) to about `2^f / 4`, with a mean absolute deviation below `2^18` (the
+///   reciprocal's range). `1 / std` is held at `f` fractional bits and comes out within a few of
+///   its ulp, so its relative error grows as `std 2^-f` (1% up to a standard deviation of about
+///   300 at 16 bits, 5000 at 20, 8e4 at 24);
 /// - `|mean| < 2^(61 - 2f)` and the same for the mean absolute deviation (`2^29` at 16 bits,
 ///   `2^21` at 20, 8192 at 24: the means are `2^t / N` products of the column sums divided by
 ///   `2^t <= N`, see `column_means`);
