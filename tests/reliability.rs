@@ -597,8 +597,8 @@ fn at_scale(dir: &Path, model: DemoModel, f: u32, session: u32) -> [Result<JobRe
     .unwrap()
 }
 
-/// A session at other fractional bits than the job's is refused at every party (it used to
-/// run silently at the session's); at 12, 20 and 24 bits both demo models train to the
+/// A session at other fractional bits than the job's, or at bits no job accepts, is refused
+/// at every party (it used to run silently at the session's); at 12, 20 and 24 bits both demo models train to the
 /// accuracy and loss of 16 bits. The sample records' area columns (standard deviation 350 to
 /// 570) used to fail the standardiser's self-check at 20 and 24 bits (their squared deviations
 /// left the ring), its smallest columns (standard deviation 0.003) at 12.
@@ -610,6 +610,23 @@ fn a_job_runs_at_the_fractional_bits_it_asks_for() {
     for msg in errors(&at_scale(dir, DemoModel::LogisticRegression, 20, 16)) {
         assert!(
             msg.contains("asks for frac_bits = 20") && msg.contains("has 16 fractional bits"),
+            "{msg}"
+        );
+    }
+    // a job without frac_bits takes the session's, which must be one a job accepts
+    let text = demo_model_job_text(DemoModel::LogisticRegression, 1, 0, Partition::Horizontal);
+    let job = Job::from_toml_str(&text, dir).unwrap();
+    let cfg = trefoil::core::HarnessConfig {
+        fixed: trefoil::core::FixedPoint::new(6).unwrap(),
+        ..Default::default()
+    };
+    let r = mpc_nn::run_3pc_with(&cfg, |p| {
+        Ok(run_job(p, &job, None, &mut |_| {}).map_err(|e| e.to_string()))
+    })
+    .unwrap();
+    for msg in errors(&r) {
+        assert!(
+            msg.contains("session has 6 fractional bits") && msg.contains("8 to 24"),
             "{msg}"
         );
     }

@@ -121,3 +121,26 @@ fn invalid_fixed_point_settings() {
     assert!(FixedPoint::new(0).is_err());
     assert!(FixedPoint::new(40).is_err());
 }
+
+/// A reciprocal range that is empty or whose ends (or their reciprocals) are not encodable is
+/// refused before any message, naming the range and the bound.
+#[test]
+fn reciprocal_ranges_outside_the_encoding_are_refused() {
+    let outs = run_3pc(|p| {
+        let x = p.random_share(&[2], 16)?;
+        let e = [(3, 2), (-47, 17), (-16, 47)].map(|(lo, hi)| {
+            p.reciprocal_positive_range(&x, lo, hi)
+                .map(|_| ())
+                .unwrap_err()
+                .to_string()
+        });
+        Ok(e)
+    })
+    .unwrap();
+    for msg in outs.iter().flatten() {
+        assert!(
+            msg.contains("reciprocal range") && msg.contains("|exponent| < 47"),
+            "{msg}"
+        );
+    }
+}
