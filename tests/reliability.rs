@@ -196,10 +196,21 @@ fn a_party_killed_mid_epoch_resumes_to_the_bit_identical_model() {
     );
 }
 
-/// Runs `job` as the three parties in this process.
+/// Runs `job` as the three parties in this process (at the default 16 fractional bits).
 fn run(job: &Job) -> [Result<JobReport, String>; 3] {
-    mpc_nn::run_3pc(|p| Ok(run_job(p, job, None, &mut |_| {}).map_err(|e| e.to_string())))
-        .expect("the harness runs")
+    run_at(job, 16)
+}
+
+/// Runs `job` as the three parties in this process, in a session at `session` fractional bits.
+fn run_at(job: &Job, session: u32) -> [Result<JobReport, String>; 3] {
+    let cfg = trefoil::core::HarnessConfig {
+        fixed: trefoil::core::FixedPoint::new(session).unwrap(),
+        ..Default::default()
+    };
+    mpc_nn::run_3pc_with(&cfg, |p| {
+        Ok(run_job(p, job, None, &mut |_| {}).map_err(|e| e.to_string()))
+    })
+    .expect("the harness runs")
 }
 
 fn in_process(dir: &Path, text: &str) -> [Result<JobReport, String>; 3] {
@@ -586,22 +597,14 @@ fn at_scale(dir: &Path, model: DemoModel, f: u32, session: u32) -> [Result<JobRe
         "kind = \"train\"\n",
         &format!("kind = \"train\"\nfrac_bits = {f}\n"),
     );
-    let job = Job::from_toml_str(&text, dir).unwrap();
-    let cfg = trefoil::core::HarnessConfig {
-        fixed: trefoil::core::FixedPoint::new(session).unwrap(),
-        ..Default::default()
-    };
-    mpc_nn::run_3pc_with(&cfg, |p| {
-        Ok(run_job(p, &job, None, &mut |_| {}).map_err(|e| e.to_string()))
-    })
-    .unwrap()
+    run_at(&Job::from_toml_str(&text, dir).unwrap(), session)
 }
 
 /// A session at other fractional bits than the job's, or at bits no job accepts, is refused
-/// at every party (it used to run silently at the session's); at 12, 20 and 24 bits both demo models train to the
-/// accuracy and loss of 16 bits. The sample records' area columns (standard deviation 350 to
-/// 570) used to fail the standardiser's self-check at 20 and 24 bits (their squared deviations
-/// left the ring), its smallest columns (standard deviation 0.003) at 12.
+/// at every party (it used to run silently at the session's); at 12, 20 and 24 bits both demo
+/// models train to the accuracy and loss of 16 bits. The sample records' area columns (standard
+/// deviation 350 to 570) used to fail the standardiser's self-check at 20 and 24 bits (their
+/// squared deviations left the ring), its smallest columns (standard deviation 0.003) at 12.
 #[test]
 fn a_job_runs_at_the_fractional_bits_it_asks_for() {
     let tmp = tempfile::tempdir().unwrap();
@@ -615,15 +618,7 @@ fn a_job_runs_at_the_fractional_bits_it_asks_for() {
     }
     // a job without frac_bits takes the session's, which must be one a job accepts
     let text = demo_model_job_text(DemoModel::LogisticRegression, 1, 0, Partition::Horizontal);
-    let job = Job::from_toml_str(&text, dir).unwrap();
-    let cfg = trefoil::core::HarnessConfig {
-        fixed: trefoil::core::FixedPoint::new(6).unwrap(),
-        ..Default::default()
-    };
-    let r = mpc_nn::run_3pc_with(&cfg, |p| {
-        Ok(run_job(p, &job, None, &mut |_| {}).map_err(|e| e.to_string()))
-    })
-    .unwrap();
+    let r = run_at(&Job::from_toml_str(&text, dir).unwrap(), 6);
     for msg in errors(&r) {
         assert!(
             msg.contains("session has 6 fractional bits") && msg.contains("8 to 24"),

@@ -49,10 +49,10 @@ struct Case {
     abs_ulp: f64,
     /// Relative bound in ulp (plus `rel_extra`) where `|f(x)| >= 1`.
     rel_ulp: f64,
-    rel_extra: f64,
     /// The approximation's own error (absolute, or relative where `|f(x)| >= 1`), the least
     /// any bound is: it exceeds the ulp bounds only at 24 fractional bits.
     floor: f64,
+    rel_extra: f64,
 }
 
 /// `n` log-uniform magnitudes in `[lo, hi)` (alternating signs if `signed`) plus `edges`.
@@ -128,8 +128,8 @@ const CASES: [Case; 9] = [
         },
         abs_ulp: 6.0,
         rel_ulp: 8.0,
-        rel_extra: 0.0,
         floor: 0.0,
+        rel_extra: 0.0,
     },
     Case {
         name: "rsqrt",
