@@ -130,7 +130,8 @@ where
 /// What [`time_3pc`] measured.
 #[derive(Debug, Clone)]
 pub struct Timing {
-    /// Wall time of each timed iteration, all three parties finished (barrier to barrier).
+    /// Wall time of each timed iteration: from the release of the start barrier (the last
+    /// party's arrival) until the slowest party finished.
     pub samples: Vec<Duration>,
     /// Each party's counters for one iteration (the first timed one).
     pub per_op: [mpc_net::CommStats; 3],
@@ -148,43 +149,62 @@ impl Timing {
 }
 
 /// Times `op` in one in-process session: `setup` runs once per party (untimed), then `op` runs
-/// `warmup` times untimed and `iters` times timed. Every iteration starts and ends at a barrier
-/// of the three threads, so a sample is the time until the slowest party is done. The closure's
-/// last output (party 0's) is returned with the timing.
+/// `warmup` times untimed and `iters` times timed. Every iteration starts at a barrier of the
+/// three threads; a sample runs from the moment the last party reached it (which releases the
+/// others) to the moment the slowest party is done, both read from one clock shared by the
+/// three threads. (A clock read by one party after the barrier would start late whenever that
+/// party's thread waits for a core while the other two compute: with three parties on two
+/// cores that made some samples of a 256 matmul half as long as the work they covered.) The
+/// closure's last output (party 0's) is returned with the timing.
 pub fn time_3pc<S, T, FS, FO>(warmup: usize, iters: usize, setup: FS, op: FO) -> Result<(Timing, T)>
 where
     T: Send,
     FS: Fn(&mut Party) -> Result<S> + Sync,
     FO: Fn(&mut Party, &S) -> Result<T> + Sync,
 {
+    use std::sync::atomic::{AtomicU64, Ordering};
     let barrier = std::sync::Barrier::new(3);
-    let depth = std::sync::atomic::AtomicU64::new(0);
+    let depth = AtomicU64::new(0);
+    // per iteration: the last arrival at the start barrier and the last finish, in ns since
+    // `epoch`
+    let epoch = std::time::Instant::now();
+    let since_epoch = || u64::try_from(epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    let starts: Vec<AtomicU64> = (0..iters).map(|_| AtomicU64::new(0)).collect();
+    let ends: Vec<AtomicU64> = (0..iters).map(|_| AtomicU64::new(0)).collect();
     let outs = run_3pc(|p| {
         let state = setup(p)?;
         for _ in 0..warmup {
             op(p, &state)?;
         }
-        let mut samples = Vec::with_capacity(iters);
         let mut per_op = None;
         let mut last = None;
-        for _ in 0..iters {
+        for (start, end) in starts.iter().zip(&ends) {
             // line the parties up at a common depth so one iteration's rounds can be read off
-            depth.fetch_max(p.stats().rounds, std::sync::atomic::Ordering::SeqCst);
+            depth.fetch_max(p.stats().rounds, Ordering::SeqCst);
             barrier.wait();
-            p.comm()
-                .raise_depth(depth.load(std::sync::atomic::Ordering::SeqCst));
-            barrier.wait();
+            p.comm().raise_depth(depth.load(Ordering::SeqCst));
             let before = p.stats();
-            let t0 = std::time::Instant::now();
-            let out = op(p, &state)?;
+            start.fetch_max(since_epoch(), Ordering::SeqCst);
             barrier.wait();
-            samples.push(t0.elapsed());
+            let out = op(p, &state)?;
+            end.fetch_max(since_epoch(), Ordering::SeqCst);
+            barrier.wait();
             per_op.get_or_insert((before, p.stats()));
             last = Some(out);
         }
-        Ok((samples, per_op, last))
+        Ok((per_op, last))
     })?;
-    let [(samples, s0, last), (_, s1, _), (_, s2, _)] = outs;
+    let samples = starts
+        .iter()
+        .zip(&ends)
+        .map(|(s, e)| {
+            let ns = e
+                .load(Ordering::SeqCst)
+                .saturating_sub(s.load(Ordering::SeqCst));
+            Duration::from_nanos(ns)
+        })
+        .collect();
+    let [(s0, last), (s1, _), (s2, _)] = outs;
     let snaps = [s0, s1, s2];
     let per_op = std::array::from_fn(|i| snaps[i].map(|(b, a)| a.since(&b)).unwrap_or_default());
     let max_before = snaps
