@@ -86,11 +86,21 @@ use kernels::{MicroKernel, PortableKernel};
 const KC: usize = 512;
 /// Maximum number of columns of B packed at once (multiple of every `NR`).
 const NC: usize = 2048;
-/// Minimum number of multiply-adds (`m·n·k`) before work is spread over threads. Measured with
-/// three parties sharing two cores (the in-process harness): a 256^3 product (2 pairs, 2^25) is
-/// faster on one thread (3.5 ms vs 5.9 ms per secret matmul, AVX-512), a 512^3 one faster on
-/// two. With the AVX2 kernel, 2^24 and 2^26 measured alike for the 256 matmul.
-const PAR_THRESHOLD: u128 = 1 << 26;
+/// Minimum number of multiply-adds (`m·n·k`) before work is spread over threads, by kernel.
+/// Measured with three parties sharing two cores (the in-process harness, 2026-12-04, each
+/// sample timed to the slowest party's finish): with one thread per product, the three
+/// parties' GEMMs of a secret 256 matmul (2 pairs, 2^25) run two after another on one core;
+/// rayon's shared pool splits them evenly instead. With the AVX2 kernel (a 1.4 ms GEMM) that
+/// is 0.87x the time at 2^24 (15 interleaved A/B runs, two sessions); with AVX-512 (0.7 ms)
+/// it measured 1.01-1.05x, so there 256^3 stays on one thread and 512^3 goes parallel. Below
+/// 2^24 (a 192 or 128 matmul) splitting costs more than it balances (1.06-1.17x, AVX2).
+fn par_threshold(path: Path) -> u128 {
+    match path {
+        #[cfg(target_arch = "x86_64")]
+        Path::Avx512 => 1 << 26,
+        _ => 1 << 24,
+    }
+}
 
 /// Error returned when the operand shapes of a product do not agree.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -407,7 +417,7 @@ fn compute(
     }
     let parallel = parallel.unwrap_or_else(|| {
         let work = prob.m as u128 * prob.n as u128 * prob.k as u128;
-        work >= PAR_THRESHOLD && rayon::current_num_threads() > 1
+        work >= par_threshold(path) && rayon::current_num_threads() > 1
     });
     // `from_shape_vec` and `zeros` yield standard-layout (contiguous row-major) arrays.
     if let Some(c) = out.as_slice_mut() {
