@@ -165,8 +165,32 @@ fn take_choice<T: Copy>(
     Ok(Some(choice))
 }
 
+/// What `--help` prints.
+const USAGE: &str = "usage: bench_suite [--keep-freed-memory] [--kernel K] [--aes P] [WORKLOAD...]
+  WORKLOAD               one or more of the workloads below (default: all)
+  --kernel K             force a GEMM kernel: portable, avx2, avx512
+  --aes P                force an AES-CTR keystream path: portable, aesni, vaes256, vaes512
+  --keep-freed-memory    apply the glibc malloc tuning (mpc_core::keep_freed_memory)
+Prints one JSON line per workload (median_s, plain_median_s, ratio, bytes_per_party, rounds,
+max_abs_err, cpu, kernel, aes).";
+
 fn main() -> Result<()> {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let all = [
+        "matmul256",
+        "matmul512",
+        "mul1e6",
+        "trunc1e6",
+        "relu1e6",
+        "maxpool",
+        "sigmoid1e5",
+        "softmax128x10",
+        "recip1e5",
+    ];
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{USAGE}\nworkloads: {}", all.join(", "));
+        return Ok(());
+    }
     // `--keep-freed-memory`: glibc's malloc tuning, for before/after comparisons
     let before = args.len();
     args.retain(|a| a != "--keep-freed-memory");
@@ -183,17 +207,6 @@ fn main() -> Result<()> {
     if let Some(p) = take_choice(&mut args, "--aes", "AES path", &paths)? {
         force_aes_path(Some(p))?;
     }
-    let all = [
-        "matmul256",
-        "matmul512",
-        "mul1e6",
-        "trunc1e6",
-        "relu1e6",
-        "maxpool",
-        "sigmoid1e5",
-        "softmax128x10",
-        "recip1e5",
-    ];
     let chosen: Vec<&str> = if args.is_empty() {
         all.to_vec()
     } else {
@@ -234,7 +247,10 @@ fn main() -> Result<()> {
             "sigmoid1e5" => sigmoid1e5(&mut r)?,
             "softmax128x10" => softmax128x10(&mut r)?,
             "recip1e5" => recip1e5(&mut r)?,
-            other => bail!("unknown workload {other:?}; known: {}", all.join(", ")),
+            other => bail!(
+                "unknown workload {other:?}; known: {} (--help for the options)",
+                all.join(", ")
+            ),
         }
         progress.inc(1, w);
     }

@@ -15,7 +15,8 @@
 //! The nonlinear functions ([`crate::recip`], [`crate::exp_log`], [`crate::activation`]) are
 //! tested at 8, 12, 16, 20 and 24 fractional bits (`mpc-core/tests/scales.rs`): errors of a few
 //! ulp of `2^-f`, except at 24 bits where their approximations' own errors (up to `4e-6`, 10 to
-//! 60 ulp there) dominate; above 20 bits use exact truncation ([`crate::trunc`]).
+//! 60 ulp there) dominate; above 20 bits a party truncates exactly unless told otherwise
+//! ([`crate::TruncMode::for_frac_bits`]).
 
 use crate::error::{CoreError, Result};
 

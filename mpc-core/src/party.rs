@@ -107,13 +107,40 @@ pub struct Party {
 pub enum TruncMode {
     /// SecureML / ABY3 probabilistic truncation: `8` bytes per element per party, but an element
     /// fails (is off by about `2^(64-d)`) with probability `|z| / 2^64`. The default of a bare
-    /// [`Party`]; the fast option for inference on well-scaled data.
+    /// [`Party`] at up to [`TruncMode::PROBABILISTIC_MAX_FRAC_BITS`] fractional bits; the fast
+    /// option for inference on well-scaled data.
     #[default]
     Probabilistic,
     /// Dealer-assisted exact truncation (Dalskov et al. 2020, SPU's `TruncAPr` family): never
     /// fails for `|z| < 2^62` ring units (only the last-bit rounding error), `16` bytes per element
-    /// per party and the same rounds. The default of every training path in `mpc-nn`.
+    /// per party and the same rounds. The default of every training path in `mpc-nn`, and of a
+    /// bare [`Party`] above [`TruncMode::PROBABILISTIC_MAX_FRAC_BITS`] fractional bits.
     Exact,
+}
+
+impl TruncMode {
+    /// The most fractional bits at which a new [`Party`] starts with probabilistic truncation.
+    /// A product of two unit values then fails with probability `2^(2f-64)`: `2^-24` at 20 bits,
+    /// but `2^-16` at 24, where a few thousand function evaluations already show failures
+    /// (see [`crate::trunc`]), so finer sessions start exact.
+    pub const PROBABILISTIC_MAX_FRAC_BITS: u32 = 20;
+
+    /// The mode a new [`Party`] starts in for a session of `frac_bits` fractional bits:
+    /// [`TruncMode::Probabilistic`] up to [`TruncMode::PROBABILISTIC_MAX_FRAC_BITS`], else
+    /// [`TruncMode::Exact`]. [`Party::set_trunc_mode`] overrides it.
+    ///
+    /// ```
+    /// use mpc_core::TruncMode;
+    /// assert_eq!(TruncMode::for_frac_bits(16), TruncMode::Probabilistic);
+    /// assert_eq!(TruncMode::for_frac_bits(24), TruncMode::Exact);
+    /// ```
+    pub fn for_frac_bits(frac_bits: u32) -> TruncMode {
+        if frac_bits <= Self::PROBABILISTIC_MAX_FRAC_BITS {
+            TruncMode::Probabilistic
+        } else {
+            TruncMode::Exact
+        }
+    }
 }
 
 /// A party's position in its two key streams (see the module docs): as secret as its shares.
@@ -159,7 +186,8 @@ impl RngState {
 
 impl Party {
     /// Sets up a party over `transport`: exchanges the pairwise keys (one round) and resets the
-    /// counters so that only protocol traffic is counted afterwards.
+    /// counters so that only protocol traffic is counted afterwards. Truncation starts in
+    /// [`TruncMode::for_frac_bits`] of `fixed`.
     pub fn new(transport: Box<dyn Transport>, fixed: FixedPoint) -> Result<Party> {
         let role = transport.role();
         if role >= PARTIES {
@@ -176,7 +204,7 @@ impl Party {
             fixed,
             prg_prev: Prg::new(&prev_seed),
             prg_next: Prg::new(&next_seed),
-            trunc_mode: TruncMode::default(),
+            trunc_mode: TruncMode::for_frac_bits(fixed.frac_bits()),
             reveal_gate: None,
             reveal_label: String::new(),
         })

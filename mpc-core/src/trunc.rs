@@ -1,7 +1,8 @@
 //! Truncation of shared fixed-point values, stand-alone and fused into multiplication: the
 //! probabilistic SecureML / ABY3 protocol ([`TruncMode::Probabilistic`], the default of a bare
-//! [`Party`]) and an exact dealer-assisted one ([`TruncMode::Exact`], the default of training in
-//! `mpc-nn`). [`Party::set_trunc_mode`] chooses; every product and [`Party::trunc`] follows it.
+//! [`Party`] at up to 20 fractional bits) and an exact dealer-assisted one ([`TruncMode::Exact`],
+//! the default above 20 bits and of training in `mpc-nn`). [`Party::set_trunc_mode`] chooses;
+//! every product and [`Party::trunc`] follows it.
 //!
 //! | mode | rounds (stand-alone / fused into a product) | bytes per element, party 0 / 1 / 2 | failure |
 //! |---|---|---|---|
@@ -26,7 +27,8 @@
 //!   The bound grows by 4 per fractional bit: `2^-24` per product of unit values at `f = 20`,
 //!   `2^-16` at `f = 24`, where a sweep of a few thousand function evaluations already shows
 //!   failures (`mpc-core/tests/scales.rs` runs probabilistic truncation up to 20 bits only).
-//!   Above 20 fractional bits use [`TruncMode::Exact`] (training jobs always do).
+//!   Above 20 fractional bits a party therefore starts in [`TruncMode::Exact`]
+//!   ([`TruncMode::for_frac_bits`]; training jobs always use it).
 //!   A fixed-point **matmul** truncates `z = 2 x y` by `d + 1` bits (one GEMM per party instead
 //!   of five in all; see [`crate::mul`]), so its failure probability is twice that of the same
 //!   values in a `mul`: `|x y| * 2^-31` per output element at `f = 16`.

@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)]
 mod common;
 use common::*;
-use mpc_core::{CommStats, Party, TruncMode, run_3pc};
+use mpc_core::{CommStats, FixedPoint, HarnessConfig, Party, TruncMode, run_3pc, run_3pc_with};
 use ndarray::{ArrayD, IxDyn};
 use proptest::prelude::*;
 use rand::RngExt;
@@ -165,22 +165,35 @@ fn exact_mode_fixed_point_products_match_plaintext() {
     assert!(max_abs_diff(h, &(&x * 0.1)) < 50.0 * 2f64.powi(-20) + 2.0 * ULP);
 }
 
-/// Products of training-like magnitudes (`|x|, |y| < 2^10` at 16 fractional bits, so the ring
-/// value before truncation reaches `2^52`), truncated by `chunks * 2^20` products; returns how
-/// many results were neither `floor(xy / 2^16)` nor one more.
-fn count_product_failures(mode: TruncMode, chunks: usize, bits: u32, seed: u64) -> usize {
+/// Products of `|x|, |y| < 2^bits` at `f` fractional bits (at 16 bits and `bits = 10`,
+/// training-like magnitudes: ring values before truncation up to `2^52`), truncated by
+/// `chunks * 2^20` products in `mode` (`None`: the mode the party starts in); returns how many
+/// results were neither `floor(xy / 2^f)` nor one more.
+fn count_product_failures(
+    mode: Option<TruncMode>,
+    f: u32,
+    chunks: usize,
+    bits: u32,
+    seed: u64,
+) -> usize {
     let n = 1usize << 20;
-    let lim = 1i64 << (bits + 16);
+    let lim = 1i64 << (bits + f);
+    let cfg = HarnessConfig {
+        fixed: FixedPoint::new(f).unwrap(),
+        ..HarnessConfig::default()
+    };
     let mut r = rng(seed);
     let mut failures = 0;
     for _ in 0..chunks {
         let x: Vec<i64> = (0..n).map(|_| r.random_range(-lim..lim)).collect();
         let y: Vec<i64> = (0..n).map(|_| r.random_range(-lim..lim)).collect();
         let (wx, wy) = (words(&x), words(&y));
-        let outs = run_3pc(|p| {
-            p.set_trunc_mode(mode);
-            let sx = p.input(0, own(p.role(), 0, &wx), &[n], 16)?;
-            let sy = p.input(1, own(p.role(), 1, &wy), &[n], 16)?;
+        let outs = run_3pc_with(&cfg, |p| {
+            if let Some(mode) = mode {
+                p.set_trunc_mode(mode);
+            }
+            let sx = p.input(0, own(p.role(), 0, &wx), &[n], f)?;
+            let sy = p.input(1, own(p.role(), 1, &wy), &[n], f)?;
             let z = p.mul(&sx, &sy)?;
             p.reveal(&z)
         })
@@ -190,7 +203,7 @@ fn count_product_failures(mode: TruncMode, chunks: usize, bits: u32, seed: u64) 
             .zip(&y)
             .map(|(&a, &b)| a as i128 * b as i128)
             .collect();
-        failures += bad_truncations(&want, &outs[0], 16).len();
+        failures += bad_truncations(&want, &outs[0], f).len();
     }
     failures
 }
@@ -199,7 +212,8 @@ fn count_product_failures(mode: TruncMode, chunks: usize, bits: u32, seed: u64) 
 /// probabilistic protocol about `E|z| / 2^64 = 2^-14` of them would fail (some 6,000).
 #[test]
 fn hundred_million_exact_truncations_have_no_errors() {
-    assert_eq!(count_product_failures(TruncMode::Exact, 96, 10, 13), 0);
+    let exact = Some(TruncMode::Exact);
+    assert_eq!(count_product_failures(exact, 16, 96, 10, 13), 0);
 }
 
 /// The same checker catches the probabilistic protocol's failures at large magnitudes
@@ -207,9 +221,36 @@ fn hundred_million_exact_truncations_have_no_errors() {
 /// per element), so the test above can fail.
 #[test]
 fn probabilistic_truncation_fails_where_exact_does_not() {
-    let prob = count_product_failures(TruncMode::Probabilistic, 1, 14, 14);
+    let prob = count_product_failures(Some(TruncMode::Probabilistic), 16, 1, 14, 14);
     assert!(prob > 1_000, "expected many failures, got {prob}");
-    assert_eq!(count_product_failures(TruncMode::Exact, 1, 14, 14), 0);
+    assert_eq!(
+        count_product_failures(Some(TruncMode::Exact), 16, 1, 14, 14),
+        0
+    );
+}
+
+/// A party starts exact above 20 fractional bits: 2^20 products of `|x|, |y| < 8` at 24 bits
+/// (`E|z| / 2^64 = 2^-12`, about 256 probabilistic failures expected) have none in the mode a
+/// party starts in, while the probabilistic protocol, asked for, shows them.
+#[test]
+fn a_session_above_20_bits_starts_with_exact_truncation() {
+    let f = TruncMode::PROBABILISTIC_MAX_FRAC_BITS;
+    assert_eq!(TruncMode::for_frac_bits(f), TruncMode::Probabilistic);
+    assert_eq!(TruncMode::for_frac_bits(f + 1), TruncMode::Exact);
+    for (bits, want) in [(16, TruncMode::Probabilistic), (24, TruncMode::Exact)] {
+        let cfg = HarnessConfig {
+            fixed: FixedPoint::new(bits).unwrap(),
+            ..HarnessConfig::default()
+        };
+        let modes = run_3pc_with(&cfg, |p| Ok(p.trunc_mode())).unwrap();
+        assert_eq!(modes, [want; 3], "{bits} fractional bits");
+    }
+    assert_eq!(count_product_failures(None, 24, 1, 3, 24), 0);
+    let prob = count_product_failures(Some(TruncMode::Probabilistic), 24, 1, 3, 24);
+    assert!(
+        prob > 100,
+        "expected probabilistic failures at 24 bits, got {prob}"
+    );
 }
 
 proptest! {
