@@ -81,7 +81,7 @@ impl Party {
         let a = x.sub(&sx.mul_scalar_int(2))?;
         let range = (exp_min_k(f), -1, EXP_NONPOSITIVE_GROUP);
         let half_exp = self.exp_with(&a.neg(), range, mult, true)?; // e^(-mult a) / 2
-        let d = self.add_scalar(&half_exp, 0.5)?;
+        let d = self.add_scalar_owned(half_exp, 0.5)?;
         let sig_a = self.reciprocal_normalised(&d, None, true)?;
         // s + (1 - 2s) sigmoid(mult a)
         let s_sig = self.mul(&s, &sig_a)?;
@@ -93,19 +93,19 @@ impl Party {
     pub fn sigmoid_piecewise(&mut self, x: &AShare) -> Result<AShare> {
         let f = self.fixed.frac_bits();
         let l = self.step_bits(x, &[-0.5, 0.5])?;
-        let l0 = l.slice_axis(0, 0, 1)?.reshape(x.shape())?;
-        let l1 = l.slice_axis(0, 1, 2)?.reshape(x.shape())?;
+        let l0 = l.index_leading(0)?;
+        let l1 = l.index_leading(1)?;
         let slope = self.mul(&l1.sub(&l0)?, x)?;
         let half = enc(0.5, f)? as i64;
         let offset = l0.add(&l1)?.mul_scalar_int(-half).with_frac_bits(f);
-        slope.add(&self.add_scalar(&offset, 1.0)?)
+        slope.add(&self.add_scalar_owned(offset, 1.0)?)
     }
 
     /// `tanh(x) = 2 sigmoid(2x) - 1`, for every encodable `x` (the doubling is folded into the
     /// exponential's thresholds, so `2x` is never formed; see the module docs).
     pub fn tanh(&mut self, x: &AShare) -> Result<AShare> {
         let sig = self.sigmoid_of_multiple(x, 2)?;
-        self.add_scalar(&sig.mul_scalar_int(2), -1.0)
+        self.add_scalar_owned(sig.mul_scalar_int(2), -1.0)
     }
 
     /// Softmax along `axis` (see the module docs). An axis out of range or of length 0 is an
@@ -128,13 +128,13 @@ impl Party {
         kept[axis] = 1;
         let m = self
             .max_axis(x, axis)?
-            .reshape(&kept)?
+            .into_reshape(&kept)?
             .broadcast_to(&shape)?;
         let e = self.exp_nonpositive(&x.sub(&m)?)?;
         let sum = e.sum_axis(axis)?;
         let j_max = len.ilog2() as i32;
         let r = self.reciprocal_with(&sum, &sum, None, 0, j_max)?;
-        let r = r.reshape(&kept)?.broadcast_to(&shape)?;
+        let r = r.into_reshape(&kept)?.broadcast_to(&shape)?;
         self.mul(&e, &r)
     }
 }

@@ -37,8 +37,9 @@
 
 use crate::error::{CoreError, Result};
 use crate::party::{Party, to_array};
-use crate::share::AShare;
+use crate::share::{AShare, public_slot, row_major};
 use ndarray::{ArrayD, IxDyn};
+use std::borrow::Cow;
 
 /// Extra fractional bits of polynomial coefficients over the session's `f`.
 pub const COEF_EXTRA_BITS: u32 = 4;
@@ -59,18 +60,41 @@ impl Party {
         x.add_public_ring(self.role(), &scalar(enc(c, x.frac_bits)?))
     }
 
+    /// [`Party::add_scalar`], consuming `x` (the constant is added in place).
+    pub fn add_scalar_owned(&self, x: AShare, c: f64) -> Result<AShare> {
+        let w = enc(c, x.frac_bits)?;
+        x.into_add_public_ring(self.role(), &scalar(w))
+    }
+
     /// `x * y / 2^d`: the product, truncated by `d` bits in the same protocol (2 rounds, `8`
     /// bytes per element; 1 round when `d = 0`). The result has
     /// `frac(x) + frac(y) - d` fractional bits, which must not be negative. Truncation fails
     /// with probability `|x y| 2^(frac(x) + frac(y)) / 2^64` per element ([`crate::trunc`]).
     pub fn mul_trunc(&mut self, x: &AShare, y: &AShare, d: u32) -> Result<AShare> {
         let total = x.frac_bits + y.frac_bits;
-        if d > total {
-            return Err(CoreError::InvalidFixedPoint(format!(
-                "cannot truncate {d} bits from a product with {total} fractional bits"
-            )));
-        }
+        check_trunc_bits(d, total)?;
         let z = self.local_product("mul_trunc", x, y)?;
+        self.finish_trunc(z, d, total)
+    }
+
+    /// Several independent [`Party::mul_trunc`]s by the same `d` in one protocol run (its
+    /// rounds; bytes add up). All left operands must share one scale, and all right operands
+    /// another.
+    pub(crate) fn mul_trunc_many(
+        &mut self,
+        pairs: &[(&AShare, &AShare)],
+        d: u32,
+    ) -> Result<Vec<AShare>> {
+        let (fa, fb) = batch_scales("mul_trunc_many", pairs)?;
+        check_trunc_bits(d, fa + fb)?;
+        let z = self.local_products("mul_trunc_many", pairs)?;
+        let z = to_array(&[z.len()], z)?;
+        self.finish_trunc(z, d, fa + fb)?
+            .into_split_flat(&left_shapes(pairs))
+    }
+
+    /// Reshares the 3-out-of-3 product `z` (with `total` fractional bits), truncated by `d`.
+    fn finish_trunc(&mut self, z: ArrayD<u64>, d: u32, total: u32) -> Result<AShare> {
         if d == 0 {
             self.reshare(z, total)
         } else {
@@ -92,19 +116,12 @@ impl Party {
         if pairs.len() == 1 {
             return Ok(vec![self.mul(first.0, first.1)?]);
         }
-        let flat = |a: &AShare| a.reshape(&[a.len()]);
-        let left: Vec<AShare> = pairs.iter().map(|(a, _)| flat(a)).collect::<Result<_>>()?;
-        let right: Vec<AShare> = pairs.iter().map(|(_, b)| flat(b)).collect::<Result<_>>()?;
-        let l = AShare::concat(0, &left.iter().collect::<Vec<_>>())?;
-        let r = AShare::concat(0, &right.iter().collect::<Vec<_>>())?;
-        let prod = self.mul(&l, &r)?;
-        let mut out = Vec::with_capacity(pairs.len());
-        let mut at = 0;
-        for (a, _) in pairs {
-            out.push(prod.slice_axis(0, at, at + a.len())?.reshape(a.shape())?);
-            at += a.len();
-        }
-        Ok(out)
+        // the products side by side in one buffer, reshared together and split once
+        let (fa, fb) = batch_scales("mul_many", pairs)?;
+        let z = self.local_products("mul_many", pairs)?;
+        let z = to_array(&[z.len()], z)?;
+        self.finish_product(z, fa, fb)?
+            .into_split_flat(&left_shapes(pairs))
     }
 
     /// `p(x) = c_0 + c_1 x + ... + c_n x^n` for public real coefficients (`coeffs[k] = c_k`),
@@ -134,24 +151,29 @@ impl Party {
         };
         let n = coeffs.len() - 1;
         let cf = f + COEF_EXTRA_BITS;
-        // powers[k - 1] = x^k at scale f; layer L multiplies x^(2^(L-1)) by all known powers
-        let mut powers = vec![x.clone()];
-        while powers.len() < n {
-            let known = powers.len();
-            let top = powers[known - 1].clone();
-            let pairs: Vec<(&AShare, &AShare)> =
-                powers.iter().take(n - known).map(|p| (&top, p)).collect();
+        // x^2, x^3, ... at scale f; layer L multiplies x^(2^(L-1)) by all known powers
+        let mut higher: Vec<AShare> = Vec::new();
+        while 1 + higher.len() < n {
+            let known: Vec<&AShare> = std::iter::once(x).chain(&higher).collect();
+            let top = known.last().copied().unwrap_or(x);
+            let pairs: Vec<(&AShare, &AShare)> = known
+                .iter()
+                .take(n - known.len())
+                .map(|&p| (top, p))
+                .collect();
             let next = self.mul_many(&pairs)?;
-            powers.extend(next);
+            higher.extend(next);
         }
-        // local combination at scale f + cf, then one truncation by cf bits
-        let mut acc = x.mul_scalar_int(0).with_frac_bits(f + cf);
-        for (k, pk) in powers.iter().enumerate().take(n) {
-            let term = pk.mul_scalar_int(enc(coeffs[k + 1], cf)? as i64);
-            acc = acc.add(&term.with_frac_bits(f + cf))?;
-        }
-        let acc = acc.add_public_ring(self.role(), &scalar(enc(c0, f + cf)?))?;
-        self.trunc(&acc, cf)
+        let powers: Vec<&AShare> = std::iter::once(x).chain(&higher).collect();
+        // local combination at scale f + cf, then one truncation by cf bits (degree 0: the
+        // weight 0 on x keeps the shape)
+        let weights: Vec<u64> = match coeffs.get(1..) {
+            Some(c) if !c.is_empty() => c.iter().map(|&c| enc(c, cf)).collect::<Result<_>>()?,
+            _ => vec![0],
+        };
+        let terms: Vec<&AShare> = powers.into_iter().take(weights.len()).collect();
+        let acc = AShare::affine(self.role(), &terms, &weights, enc(c0, f + cf)?)?;
+        self.trunc(&acc.with_frac_bits(f + cf), cf)
     }
 
     /// `[x < 0]` as a 0/1 integer share ([`Party::ltz`]), also for an empty tensor.
@@ -166,18 +188,11 @@ impl Party {
     /// returns `l` of shape `[K, shape(x)...]` with `l_j = [x < t_j]` as 0/1 integer shares
     /// (so `c_j = 1 - l_j = [x >= t_j]`). Thresholds are encoded at `x`'s scale.
     pub fn step_bits(&mut self, x: &AShare, thresholds: &[f64]) -> Result<AShare> {
-        let mut shape = vec![thresholds.len()];
-        shape.extend_from_slice(x.shape());
-        let mut tshape = vec![thresholds.len()];
-        tshape.extend(std::iter::repeat_n(1, x.shape().len()));
         let neg_t: Vec<u64> = thresholds
             .iter()
             .map(|&t| enc(-t, x.frac_bits))
             .collect::<Result<_>>()?;
-        let d = x
-            .reshape(&[&[1], x.shape()].concat())?
-            .broadcast_to(&shape)?
-            .add_public_ring(self.role(), &to_array(&tshape, neg_t)?)?;
+        let d = x.shifted_copies(self.role(), &neg_t)?; // d_j = x - t_j
         self.sign_bit(&d)
     }
 
@@ -197,14 +212,155 @@ impl Party {
                 ),
             });
         }
-        let mut wshape = vec![k];
-        wshape.extend(std::iter::repeat_n(1, l.shape().len() - 1));
-        let diffs: Vec<u64> = g.windows(2).map(|w| w[1].wrapping_sub(w[0])).collect();
-        let weighted = l.mul_public_int(&to_array(&wshape, diffs)?)?.sum_axis(0)?;
+        // weights -(g[j+1] - g[j])
+        let neg_diffs: Vec<u64> = g.windows(2).map(|w| w[0].wrapping_sub(w[1])).collect();
         let top = g.last().copied().unwrap_or(0);
-        Ok(weighted
-            .neg()
-            .add_public_ring(self.role(), &scalar(top))?
+        Ok(l.affine_leading(self.role(), &neg_diffs, top)?
             .with_frac_bits(frac_bits))
+    }
+}
+
+/// `d <= total`: a product with `total` fractional bits can be truncated by `d` bits.
+fn check_trunc_bits(d: u32, total: u32) -> Result<()> {
+    if d > total {
+        return Err(CoreError::InvalidFixedPoint(format!(
+            "cannot truncate {d} bits from a product with {total} fractional bits"
+        )));
+    }
+    Ok(())
+}
+
+/// The scales of a batch's left and right operands (each side must have one).
+fn batch_scales(op: &'static str, pairs: &[(&AShare, &AShare)]) -> Result<(u32, u32)> {
+    let Some(&(a0, b0)) = pairs.first() else {
+        return Err(CoreError::InvalidShape {
+            op,
+            detail: "no products".into(),
+        });
+    };
+    for &(a, b) in pairs {
+        a0.check_scale(op, a.frac_bits)?;
+        b0.check_scale(op, b.frac_bits)?;
+    }
+    Ok((a0.frac_bits, b0.frac_bits))
+}
+
+/// The shapes of a batch's products (those of the left operands).
+fn left_shapes<'a>(pairs: &[(&'a AShare, &AShare)]) -> Vec<&'a [usize]> {
+    pairs.iter().map(|&(a, _)| a.shape()).collect()
+}
+
+/// Words of the accumulator [`affine_words`] keeps in the L1 cache while it adds up the terms.
+const AFFINE_BLOCK: usize = 512;
+
+/// `c + sum_j w_j x_j` (wrapping) for `n`-word slices `x_j`, in a pooled buffer: block by
+/// block, so that each term is read once and the block's sums stay in the cache.
+fn affine_words(n: usize, xs: &[&[u64]], w: &[u64], c: u64) -> Vec<u64> {
+    let mut acc = mpc_net::pool::take(n);
+    for start in (0..n).step_by(AFFINE_BLOCK) {
+        let end = n.min(start + AFFINE_BLOCK);
+        acc.resize(end, c);
+        let Some(block) = acc.get_mut(start..) else {
+            break;
+        };
+        for (xj, &wj) in xs.iter().zip(w) {
+            let src = xj.get(start..end).unwrap_or_default();
+            for (a, &v) in block.iter_mut().zip(src) {
+                *a = a.wrapping_add(v.wrapping_mul(wj));
+            }
+        }
+    }
+    acc
+}
+
+/// The local linear maps of the step sums and polynomials (component-wise, like the other
+/// linear operations of [`crate::share`]).
+impl AShare {
+    /// The `[K, shape(x)...]` tensor whose entry `j` along the leading axis is `x + c_j`, for
+    /// `K` public ring words `c_j` at this share's scale (entering as in
+    /// [`AShare::add_public_ring`]); one pass per component.
+    pub(crate) fn shifted_copies(&self, role: usize, c: &[u64]) -> Result<AShare> {
+        let [in0, in1] = public_slot(role)?;
+        let shape = [&[c.len()], self.shape()].concat();
+        let copies = |s: &ArrayD<u64>, here: bool| {
+            let x = row_major(s);
+            let mut out = mpc_net::pool::take(c.len() * x.len());
+            for &cj in c {
+                match here {
+                    true => out.extend(x.iter().map(|&v| v.wrapping_add(cj))),
+                    false => out.extend_from_slice(&x),
+                }
+            }
+            to_array(&shape, out)
+        };
+        Ok(AShare {
+            s0: copies(&self.s0, in0)?,
+            s1: copies(&self.s1, in1)?,
+            frac_bits: self.frac_bits,
+        })
+    }
+
+    /// `c + sum_j w_j x_j` for shares `x_j` of one shape and scale (the result's), public
+    /// integer weights `w_j` (two's complement words) and a public ring constant `c` (entering
+    /// as in [`AShare::add_public_ring`]); one pass per term and component.
+    pub(crate) fn affine(role: usize, xs: &[&AShare], w: &[u64], c: u64) -> Result<AShare> {
+        let (Some(first), true) = (xs.first(), xs.len() == w.len()) else {
+            return Err(CoreError::InvalidShape {
+                op: "affine",
+                detail: format!("{} terms with {} weights", xs.len(), w.len()),
+            });
+        };
+        for x in xs {
+            first.check_scale("affine", x.frac_bits)?;
+            if x.shape() != first.shape() {
+                return Err(CoreError::ShapeMismatch {
+                    op: "affine",
+                    left: first.shape().to_vec(),
+                    right: x.shape().to_vec(),
+                });
+            }
+        }
+        let [in0, in1] = public_slot(role)?;
+        let comb = |get: fn(&AShare) -> &ArrayD<u64>, here: bool| {
+            let words: Vec<Cow<'_, [u64]>> = xs.iter().map(|x| row_major(get(x))).collect();
+            let slices: Vec<&[u64]> = words.iter().map(|v| &v[..]).collect();
+            let c = if here { c } else { 0 };
+            to_array(first.shape(), affine_words(first.len(), &slices, w, c))
+        };
+        Ok(AShare {
+            s0: comb(|x| &x.s0, in0)?,
+            s1: comb(|x| &x.s1, in1)?,
+            frac_bits: first.frac_bits,
+        })
+    }
+
+    /// [`AShare::affine`] over the entries `x[j]` of `x`'s leading axis (which is removed):
+    /// `c + sum_j w_j x[j]`, one weight per entry.
+    pub(crate) fn affine_leading(&self, role: usize, w: &[u64], c: u64) -> Result<AShare> {
+        let (Some(&k), Some(rest)) = (self.shape().first(), self.shape().get(1..)) else {
+            return Err(CoreError::InvalidShape {
+                op: "affine_leading",
+                detail: "a scalar has no leading axis".into(),
+            });
+        };
+        if k != w.len() {
+            return Err(CoreError::InvalidShape {
+                op: "affine_leading",
+                detail: format!("{} weights for {k} entries", w.len()),
+            });
+        }
+        let [in0, in1] = public_slot(role)?;
+        let n: usize = rest.iter().product();
+        let comb = |s: &ArrayD<u64>, here: bool| {
+            let words = row_major(s);
+            let rows: Vec<&[u64]> = words.chunks_exact(n.max(1)).collect();
+            let c = if here { c } else { 0 };
+            to_array(rest, affine_words(n, &rows, w, c))
+        };
+        Ok(AShare {
+            s0: comb(&self.s0, in0)?,
+            s1: comb(&self.s1, in1)?,
+            frac_bits: self.frac_bits,
+        })
     }
 }

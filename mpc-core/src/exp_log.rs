@@ -223,12 +223,12 @@ impl Party {
             (t1, None)
         };
         // clamp: w = c_(k_min) - c_top = l_top - l_0; t_c = w t + c_top ln 2
-        let l0 = l1.slice_axis(0, 0, 1)?.reshape(x.shape())?;
-        let ltop = l1.slice_axis(0, top - 1, top)?.reshape(x.shape())?;
+        let l0 = l1.index_leading(0)?;
+        let ltop = l1.index_leading(top - 1)?;
         let w = ltop.sub(&l0)?;
         let ln2 = enc(LN_2, f)?;
         let top_ln2 =
-            self.add_scalar(&ltop.mul_scalar_int(-(ln2 as i64)).with_frac_bits(f), LN_2)?;
+            self.add_scalar_owned(ltop.mul_scalar_int(-(ln2 as i64)).with_frac_bits(f), LN_2)?;
         // 2^min(b, 0) at scale -k_min (0 below the range)
         let q1: Vec<u64> = (0..=top)
             .map(|m1| match m1 {

@@ -37,7 +37,7 @@ use crate::boolean::flat;
 use crate::error::{CoreError, Result};
 use crate::gemm::{GemmShapeError, gemm_sum};
 use crate::party::{Party, to_array};
-use crate::share::AShare;
+use crate::share::{AShare, row_major};
 use ndarray::{Array2, ArrayD, ArrayView2, Ix2, Zip};
 
 impl Party {
@@ -63,37 +63,43 @@ impl Party {
                 right: y.shape().to_vec(),
             });
         }
-        if let (Some(x0), Some(x1), Some(y0), Some(y1)) = (
-            x.s0.as_slice(),
-            x.s1.as_slice(),
-            y.s0.as_slice(),
-            y.s1.as_slice(),
-        ) {
-            // one pass: the products into a pooled buffer, the zero-sharing drawn beside them
-            let n = x0.len();
-            let mut z = mpc_net::pool::take(n);
+        let z = self.local_products(op, &[(x, y)])?;
+        to_array(x.shape(), z)
+    }
+
+    /// [`Party::local_product`] of several pairs of equal-size operands at once: their
+    /// products' row-major words one after another in one (pooled) buffer, re-randomised by one
+    /// zero-sharing over all of them (the words a single product of the concatenated operands
+    /// would give).
+    pub(crate) fn local_products(
+        &mut self,
+        op: &'static str,
+        pairs: &[(&AShare, &AShare)],
+    ) -> Result<Vec<u64>> {
+        if let Some((x, y)) = pairs.iter().find(|(x, y)| x.len() != y.len()) {
+            return Err(CoreError::ShapeMismatch {
+                op,
+                left: x.shape().to_vec(),
+                right: y.shape().to_vec(),
+            });
+        }
+        let total = pairs.iter().map(|(x, _)| x.len()).sum();
+        // one pass per pair: the products into the buffer, the zero-sharing drawn beside them
+        let mut z = mpc_net::pool::take(total);
+        for (x, y) in pairs {
+            let (x0, x1) = (row_major(&x.s0), row_major(&x.s1));
+            let (y0, y1) = (row_major(&y.s0), row_major(&y.s1));
             z.extend(
-                (x0.iter().zip(x1))
-                    .zip(y0.iter().zip(y1))
+                (x0.iter().zip(x1.iter()))
+                    .zip(y0.iter().zip(y1.iter()))
                     .map(|((&x0, &x1), (&y0, &y1))| {
                         x0.wrapping_mul(y0.wrapping_add(y1))
                             .wrapping_add(x1.wrapping_mul(y0))
                     }),
             );
-            self.add_zero_share(&mut z);
-            return to_array(x.shape(), z);
         }
-        let alpha = to_array(x.shape(), self.zero_share(x.len()))?;
-        Ok(Zip::from(&x.s0)
-            .and(&x.s1)
-            .and(&y.s0)
-            .and(&y.s1)
-            .and(&alpha)
-            .map_collect(|&x0, &x1, &y0, &y1, &a| {
-                x0.wrapping_mul(y0.wrapping_add(y1))
-                    .wrapping_add(x1.wrapping_mul(y0))
-                    .wrapping_add(a)
-            }))
+        self.add_zero_share(&mut z);
+        Ok(z)
     }
 
     /// Matrix product of 2-D shares, `m x k` times `k x n`. See the module docs for costs.
@@ -213,7 +219,7 @@ impl Party {
 
     /// Reshares a 3-out-of-3 product, truncating by the smaller operand scale when both are
     /// fractional.
-    fn finish_product(&mut self, z: ArrayD<u64>, fa: u32, fb: u32) -> Result<AShare> {
+    pub(crate) fn finish_product(&mut self, z: ArrayD<u64>, fa: u32, fb: u32) -> Result<AShare> {
         let d = fa.min(fb);
         let frac_bits = fa.max(fb);
         if d == 0 {

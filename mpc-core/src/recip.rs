@@ -120,16 +120,6 @@ fn pow2(k: i32) -> Result<u64> {
         .ok_or_else(|| CoreError::InvalidFixedPoint(format!("2^{k} is not a ring integer")))
 }
 
-/// `x` with a leading axis of length 1.
-fn stack1(x: &AShare) -> Result<AShare> {
-    x.reshape(&[&[1], x.shape()].concat())
-}
-
-/// Entry `i` of the leading axis, reshaped to `shape`.
-fn unstack(x: &AShare, i: usize, shape: &[usize]) -> Result<AShare> {
-    x.slice_axis(0, i, i + 1)?.reshape(shape)
-}
-
 /// Group size of the two-level normalisation (a power of two, a multiple of the step).
 pub const NORM_GROUP: i32 = 4;
 
@@ -230,10 +220,20 @@ impl Party {
                 .collect::<Result<_>>()?;
             let t1 = self.level1_value(&partial, &t1, d1 as u32, a)?;
             if signed {
-                let both = AShare::concat(0, &[&stack1(a)?, &stack1(x)?])?;
-                let t2 = AShare::concat(0, &[&stack1(&t1)?, &stack1(&t1)?])?;
-                let prod = self.mul_trunc(&both, &t2, d1 as u32)?;
-                (unstack(&prod, 0, a.shape())?, unstack(&prod, 1, a.shape())?)
+                if a.shape() != x.shape() {
+                    return Err(CoreError::ShapeMismatch {
+                        op: "normalise",
+                        left: a.shape().to_vec(),
+                        right: x.shape().to_vec(),
+                    });
+                }
+                let prod = self.mul_trunc_many(&[(a, &t1), (x, &t1)], d1 as u32)?;
+                let [a1, x1]: [AShare; 2] =
+                    prod.try_into().map_err(|_| CoreError::InvalidShape {
+                        op: "normalise",
+                        detail: "internal: batch size".into(),
+                    })?;
+                (a1, x1)
             } else {
                 let prod = self.mul_trunc(a, &t1, d1 as u32)?;
                 (prod.clone(), prod)
@@ -306,16 +306,16 @@ impl Party {
         let f = self.fixed.frac_bits();
         let two_xn = xn.mul_scalar_int(2);
         let y0 = match sign {
-            None => self.add_scalar(&two_xn.neg(), RECIP_START)?,
+            None => self.add_scalar_owned(two_xn.neg(), RECIP_START)?,
             Some(s) => {
                 // (1 - 2s) RECIP_START, an integer share times a public fixed-point constant
                 let c = enc(RECIP_START, f)?;
                 let signed = s.mul_scalar_int(-2 * c as i64).with_frac_bits(f);
-                self.add_scalar(&signed, RECIP_START)?.sub(&two_xn)?
+                self.add_scalar_owned(signed, RECIP_START)?.sub(&two_xn)?
             }
         };
         let p = self.mul(xn, &y0)?;
-        let mut eps = self.add_scalar(&p.neg(), 1.0)?;
+        let mut eps = self.add_scalar_owned(p.neg(), 1.0)?;
         let mut y = y0;
         for _ in 0..2 {
             let one_plus = self.add_scalar(&eps, 1.0)?;
@@ -327,7 +327,7 @@ impl Party {
             y = ny;
             eps = ne;
         }
-        let one_plus = self.add_scalar(&eps, 1.0)?;
+        let one_plus = self.add_scalar_owned(eps, 1.0)?;
         // truncating one bit more halves the value; the scale stays f
         Ok(self
             .mul_trunc(&y, &one_plus, f + u32::from(halve))?
@@ -410,7 +410,7 @@ impl Party {
         let mut g = self.mul_trunc(xn, &h, f - 1)?.with_frac_bits(f);
         for _ in 0..2 {
             let gh = self.mul(&g, &h)?;
-            let r = self.add_scalar(&gh.neg(), 0.5)?;
+            let r = self.add_scalar_owned(gh.neg(), 0.5)?;
             let next = self.mul_many(&[(&g, &r), (&h, &r)])?;
             g = g.add(&next[0])?;
             h = h.add(&next[1])?;

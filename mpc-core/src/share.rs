@@ -27,7 +27,9 @@
 //! which parties 0 and 2 hold).
 
 use crate::error::{CoreError, Result};
+use crate::party::{into_words, to_array};
 use ndarray::{ArrayD, Axis, IxDyn, Slice, Zip};
+use std::borrow::Cow;
 
 /// Applies `f` element-wise to two same-shape arrays.
 pub(crate) fn zip_with(
@@ -172,6 +174,25 @@ fn broadcast_owned(op: &'static str, p: &ArrayD<u64>, shape: &[usize]) -> Result
     })
 }
 
+/// Which of a party's two components a public constant enters: component 0 of the sharing,
+/// which party 0 holds as its first and party 2 as its second (party 1 holds neither).
+pub(crate) fn public_slot(role: usize) -> Result<[bool; 2]> {
+    match role {
+        0 => Ok([true, false]),
+        1 => Ok([false, false]),
+        2 => Ok([false, true]),
+        r => Err(CoreError::BadRole(r)),
+    }
+}
+
+/// The row-major words of `a`: borrowed when `a` is in standard layout, else copied.
+pub(crate) fn row_major(a: &ArrayD<u64>) -> Cow<'_, [u64]> {
+    match a.as_slice() {
+        Some(v) => Cow::Borrowed(v),
+        None => Cow::Owned(a.iter().copied().collect()),
+    }
+}
+
 /// Arithmetic replicated shares of a tensor over Z_2^64, as held by one party.
 ///
 /// `frac_bits` is the fixed-point scale of the secret (0 for integers); operations check that
@@ -254,7 +275,7 @@ impl AShare {
         })
     }
 
-    fn check_scale(&self, op: &'static str, other: u32) -> Result<()> {
+    pub(crate) fn check_scale(&self, op: &'static str, other: u32) -> Result<()> {
         if self.frac_bits != other {
             return Err(CoreError::ScaleMismatch {
                 op,
@@ -301,21 +322,24 @@ impl AShare {
     /// `x + c` for a public ring tensor `c` already at this share's scale, broadcast to the shape
     /// of `x`. `role` is the caller's role: the constant enters component 0 (held by parties 0, 2).
     pub fn add_public_ring(&self, role: usize, c: &ArrayD<u64>) -> Result<AShare> {
-        let mut out = self.clone();
-        match role {
-            0 => out.s0 = zip_broadcast("add_public", &self.s0, c, u64::wrapping_add)?,
-            2 => out.s1 = zip_broadcast("add_public", &self.s1, c, u64::wrapping_add)?,
-            1 => {
-                c.broadcast(self.s0.raw_dim())
-                    .ok_or_else(|| CoreError::ShapeMismatch {
-                        op: "add_public",
-                        left: self.shape().to_vec(),
-                        right: c.shape().to_vec(),
-                    })?;
-            }
-            r => return Err(CoreError::BadRole(r)),
+        let [in0, in1] = public_slot(role)?;
+        if !(in0 || in1) {
+            c.broadcast(self.s0.raw_dim())
+                .ok_or_else(|| CoreError::ShapeMismatch {
+                    op: "add_public",
+                    left: self.shape().to_vec(),
+                    right: c.shape().to_vec(),
+                })?;
         }
-        Ok(out)
+        let add = |s: &ArrayD<u64>, here: bool| match here {
+            true => zip_broadcast("add_public", s, c, u64::wrapping_add),
+            false => Ok(s.clone()),
+        };
+        Ok(AShare {
+            s0: add(&self.s0, in0)?,
+            s1: add(&self.s1, in1)?,
+            frac_bits: self.frac_bits,
+        })
     }
 
     /// `x * c` for a public integer tensor `c` (two's complement words), broadcast to the shape
@@ -447,6 +471,122 @@ impl AShare {
     /// Broadcasts to `shape` (numpy rules), materialising the result.
     pub fn broadcast_to(&self, shape: &[usize]) -> Result<AShare> {
         self.map2(|s| broadcast_owned("broadcast_to", s, shape))
+    }
+
+    /// [`AShare::reshape`], consuming `x`: free when the components are in standard layout
+    /// (the words stay where they are; only the shape changes).
+    pub fn into_reshape(mut self, shape: &[usize]) -> Result<AShare> {
+        let re = |s: &mut ArrayD<u64>| {
+            let a = std::mem::replace(s, ArrayD::from_elem(IxDyn(&[0]), 0));
+            let from = a.shape().to_vec();
+            let a = match a.is_standard_layout() {
+                true => a,
+                false => a.as_standard_layout().into_owned(),
+            };
+            a.into_shape_with_order(IxDyn(shape))
+                .map_err(|e| CoreError::InvalidShape {
+                    op: "reshape",
+                    detail: format!("{from:?} to {shape:?}: {e}"),
+                })
+        };
+        let (s0, s1) = (re(&mut self.s0)?, re(&mut self.s1)?);
+        Ok(AShare {
+            s0,
+            s1,
+            frac_bits: self.frac_bits,
+        })
+    }
+
+    /// Entry `i` of the leading axis, with that axis removed (one copy).
+    pub(crate) fn index_leading(&self, i: usize) -> Result<AShare> {
+        self.check_axis("index_leading", 0)?;
+        if self.shape().first().is_none_or(|&k| i >= k) {
+            return Err(CoreError::InvalidShape {
+                op: "index_leading",
+                detail: format!("entry {i} of the leading axis of {:?}", self.shape()),
+            });
+        }
+        self.map2(|s| Ok(s.index_axis(Axis(0), i).to_owned()))
+    }
+
+    /// Splits `x` into consecutive parts of the given shapes, reading its row-major words in
+    /// order (e.g. a batch of products computed side by side). The first part keeps `x`'s
+    /// buffers (cut to its length; no copy when they are in standard layout), the others are
+    /// copied out once. The parts' sizes must add up to `x.len()`.
+    pub(crate) fn into_split_flat(mut self, shapes: &[&[usize]]) -> Result<Vec<AShare>> {
+        let sizes: Vec<usize> = shapes.iter().map(|s| s.iter().product()).collect();
+        let (Some((&first, rest)), true) = (
+            shapes.split_first(),
+            sizes.iter().sum::<usize>() == self.len(),
+        ) else {
+            return Err(CoreError::InvalidShape {
+                op: "split_flat",
+                detail: format!("{:?} into parts {shapes:?}", self.shape()),
+            });
+        };
+        let head = sizes.first().copied().unwrap_or(0);
+        let mut out = Vec::with_capacity(shapes.len());
+        {
+            let (w0, w1) = (row_major(&self.s0), row_major(&self.s1));
+            let mut at = head;
+            for (shape, &n) in rest.iter().zip(sizes.iter().skip(1)) {
+                let part = |w: &[u64]| match w.get(at..at + n) {
+                    Some(words) => to_array(shape, mpc_net::pool::copy(words)),
+                    None => Err(CoreError::InvalidShape {
+                        op: "split_flat",
+                        detail: format!("words {at}..{} of {}", at + n, w.len()),
+                    }),
+                };
+                out.push(AShare {
+                    s0: part(&w0)?,
+                    s1: part(&w1)?,
+                    frac_bits: self.frac_bits,
+                });
+                at += n;
+            }
+        }
+        let cut = |s: &mut ArrayD<u64>| {
+            let mut words = into_words(std::mem::replace(s, ArrayD::from_elem(IxDyn(&[0]), 0)));
+            words.truncate(head);
+            to_array(first, words)
+        };
+        let (s0, s1) = (cut(&mut self.s0)?, cut(&mut self.s1)?);
+        out.insert(
+            0,
+            AShare {
+                s0,
+                s1,
+                frac_bits: self.frac_bits,
+            },
+        );
+        Ok(out)
+    }
+
+    /// [`AShare::add_public_ring`], consuming `x`: the constant is added in place, and the
+    /// component it does not enter is kept as it is.
+    pub fn into_add_public_ring(mut self, role: usize, c: &ArrayD<u64>) -> Result<AShare> {
+        let add = |s: &mut ArrayD<u64>| -> Result<()> {
+            match c.first() {
+                Some(&w) if c.len() == 1 && c.ndim() <= s.ndim() => {
+                    s.mapv_inplace(|v| v.wrapping_add(w));
+                }
+                _ => *s = zip_broadcast("add_public", s, c, u64::wrapping_add)?,
+            }
+            Ok(())
+        };
+        match public_slot(role)? {
+            [true, _] => add(&mut self.s0)?,
+            [_, true] => add(&mut self.s1)?,
+            [false, false] => {
+                c.broadcast(self.s0.raw_dim())
+                    .ok_or_else(|| CoreError::ShapeMismatch {
+                        op: "add_public",
+                        left: self.shape().to_vec(),
+                        right: c.shape().to_vec(),
+                    })?;
+            }
+        }
+        Ok(self)
     }
 }
 
