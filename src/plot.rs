@@ -258,6 +258,17 @@ fn padded(values: impl Iterator<Item = f64>) -> (f64, f64) {
     (lo - pad, hi + pad)
 }
 
+/// Pixels the legend needs below the lowest line: one row per series and its frame.
+fn legend_px(series: usize) -> f64 {
+    16.0 * series as f64 + 14.0
+}
+
+/// Whether every x value is a whole number (epochs, steps): ticks are then labelled without
+/// decimals.
+fn whole_numbers(xs: impl Iterator<Item = f64>) -> bool {
+    xs.filter(|x| x.is_finite()).all(|x| x.fract() == 0.0)
+}
+
 fn draw_lines<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     title: &str,
@@ -267,7 +278,22 @@ fn draw_lines<DB: DrawingBackend>(
 ) -> std::result::Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     let all = || series.iter().flat_map(|s| s.points.iter().copied());
     let (x0, x1) = padded(all().map(|p| p.0));
-    let (y0, y1) = padded(all().map(|p| p.1));
+    let (mut y0, y1) = padded(all().map(|p| p.1));
+    // Room for the legend in the lower right, below every line, so that it never hides one:
+    // the y range grows downwards by the legend's share of the plot's height.
+    let plot_px = f64::from(area.dim_in_pixel().1) - 24.0 - 34.0 - 16.0;
+    let share = (legend_px(series.len()) / plot_px.max(1.0)).clamp(0.0, 0.5);
+    y0 -= (y1 - y0) * share / (1.0 - share);
+    let whole = whole_numbers(all().map(|p| p.0));
+    let x_fmt = move |v: &f64| {
+        if whole && v.fract() == 0.0 {
+            format!("{v:.0}")
+        } else if whole {
+            String::new()
+        } else {
+            format!("{v}")
+        }
+    };
     let mut chart = ChartBuilder::on(area)
         .caption(title, (FONT, 16))
         .margin(8)
@@ -279,12 +305,20 @@ fn draw_lines<DB: DrawingBackend>(
         .light_line_style(RGBColor(238, 238, 238))
         .x_desc(x_label)
         .y_desc(y_label)
+        .x_label_formatter(&x_fmt)
         .label_style((FONT, 11))
         .axis_desc_style((FONT, 12))
         .draw()?;
+    // Where dashed lines (e.g. plaintext twins) lie on solid ones, the solid line is drawn
+    // wider and lighter and the dashed one dark on top, so that both stay visible.
+    let any_dashed = series.iter().any(|s| s.dashed);
     for (i, s) in series.iter().enumerate() {
         let colour = COLOURS[s.colour.unwrap_or(i) % COLOURS.len()];
-        let style = colour.stroke_width(2);
+        let style = match (s.dashed, any_dashed) {
+            (true, _) => colour.stroke_width(2),
+            (false, true) => colour.mix(0.45).stroke_width(5),
+            (false, false) => colour.stroke_width(2),
+        };
         let pts = s
             .points
             .iter()
@@ -298,7 +332,7 @@ fn draw_lines<DB: DrawingBackend>(
         let dashed = s.dashed;
         drawn.label(s.label.as_str()).legend(move |(x, y)| {
             let end = if dashed { x + 9 } else { x + 18 };
-            PathElement::new(vec![(x, y), (end, y)], colour.stroke_width(2))
+            PathElement::new(vec![(x, y), (end, y)], style)
         });
     }
     chart
@@ -391,6 +425,50 @@ mod tests {
         let png = std::fs::read(dir.path().join("a.png")).expect("read");
         assert_eq!(&png[1..4], b"PNG");
         assert!(png.len() > 5_000, "a drawn PNG, not an empty one");
+    }
+
+    /// Whole-number x values (epochs) get whole tick labels, and the y axis reaches below the
+    /// lowest point to leave the legend its own strip (the lowest y tick is under every line).
+    #[test]
+    fn epochs_are_whole_ticks_and_the_legend_has_room() {
+        let points = |lo: f64| {
+            (1..=10)
+                .map(|e| (f64::from(e), lo + 0.01 * f64::from(e)))
+                .collect()
+        };
+        let fig = Figure::new("t").panel(Panel::lines(
+            "accuracy",
+            "epoch",
+            "accuracy",
+            vec![
+                Series::new("secure", points(0.9)),
+                Series::new("twin", points(0.9)).dashed(),
+            ],
+        ));
+        let svg = fig.to_svg().expect("svg");
+        let labels: Vec<&str> = svg
+            .split("</text>")
+            .filter_map(|t| t.rsplit('>').next().map(str::trim))
+            .collect();
+        assert!(
+            labels.contains(&"10") && labels.contains(&"1"),
+            "{labels:?}"
+        );
+        assert!(
+            !labels.contains(&"10.0") && !labels.contains(&"1.5"),
+            "{labels:?}"
+        );
+        let lowest = labels
+            .iter()
+            .filter_map(|l| l.parse::<f64>().ok())
+            .filter(|&v| v < 0.91)
+            .count();
+        // without the legend's strip the axis would start at 0.905 with its first tick at 0.92
+        assert!(
+            lowest >= 1,
+            "no y tick below the lowest point 0.91: {labels:?}"
+        );
+        assert!(whole_numbers([1.0, 2.0].into_iter()) && !whole_numbers([0.5].into_iter()));
     }
 
     #[test]
