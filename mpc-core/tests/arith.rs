@@ -327,6 +327,44 @@ fn shape_operations_are_local_and_consistent() {
     }
 }
 
+/// The consuming forms (`into_reshape`, `into_add_public_ring`, `add_scalar_owned`) give the
+/// same shares, word for word, as the borrowing ones, also on a permuted (copied) share, and
+/// refuse what those refuse.
+#[test]
+fn consuming_forms_match_the_borrowing_ones() {
+    let mut r = rng(6);
+    let x = uniform(&mut r, &[2, 3, 4], 10.0);
+    run_3pc(|p| {
+        let s = p.input_f64(0, own(p.role(), 0, &x), &[2, 3, 4])?;
+        let words = |a: &AShare| {
+            let (c0, c1) = a.components();
+            (c0.clone(), c1.clone())
+        };
+        for t in [s.clone(), s.permute(&[2, 0, 1])?] {
+            assert_eq!(
+                words(&t.clone().into_reshape(&[4, 6])?),
+                words(&t.reshape(&[4, 6])?)
+            );
+            let c = ArrayD::from_elem(IxDyn(&[1, t.shape()[2]]), 12345u64);
+            assert_eq!(
+                words(&t.clone().into_add_public_ring(p.role(), &c)?),
+                words(&t.add_public_ring(p.role(), &c)?)
+            );
+            assert_eq!(
+                words(&p.add_scalar_owned(t.clone(), -2.5)?),
+                words(&p.add_scalar(&t, -2.5)?)
+            );
+        }
+        assert!(s.clone().into_reshape(&[5, 5]).is_err());
+        let bad = ArrayD::from_elem(IxDyn(&[5]), 1u64);
+        assert!(s.clone().into_add_public_ring(p.role(), &bad).is_err());
+        let one = ArrayD::from_elem(IxDyn(&[]), 1u64);
+        assert!(s.into_add_public_ring(3, &one).is_err());
+        Ok(())
+    })
+    .unwrap();
+}
+
 /// Millions of truncations of products of standard-scale values: no wrap-around failure, every
 /// error within one ulp plus encoding error. Expected failures in this test: about
 /// 2^21 * E|xy| * 2^-32 < 2^-11.
