@@ -319,17 +319,25 @@ impl AShare {
         }
     }
 
+    /// That the public tensor `c` broadcasts to this share's shape (for the party that does
+    /// not add it, which must refuse what the others refuse).
+    fn check_broadcast(&self, op: &'static str, c: &ArrayD<u64>) -> Result<()> {
+        match c.broadcast(self.s0.raw_dim()) {
+            Some(_) => Ok(()),
+            None => Err(CoreError::ShapeMismatch {
+                op,
+                left: self.shape().to_vec(),
+                right: c.shape().to_vec(),
+            }),
+        }
+    }
+
     /// `x + c` for a public ring tensor `c` already at this share's scale, broadcast to the shape
     /// of `x`. `role` is the caller's role: the constant enters component 0 (held by parties 0, 2).
     pub fn add_public_ring(&self, role: usize, c: &ArrayD<u64>) -> Result<AShare> {
         let [in0, in1] = public_slot(role)?;
         if !(in0 || in1) {
-            c.broadcast(self.s0.raw_dim())
-                .ok_or_else(|| CoreError::ShapeMismatch {
-                    op: "add_public",
-                    left: self.shape().to_vec(),
-                    right: c.shape().to_vec(),
-                })?;
+            self.check_broadcast("add_public", c)?;
         }
         let add = |s: &ArrayD<u64>, here: bool| match here {
             true => zip_broadcast("add_public", s, c, u64::wrapping_add),
@@ -577,14 +585,7 @@ impl AShare {
         match public_slot(role)? {
             [true, _] => add(&mut self.s0)?,
             [_, true] => add(&mut self.s1)?,
-            [false, false] => {
-                c.broadcast(self.s0.raw_dim())
-                    .ok_or_else(|| CoreError::ShapeMismatch {
-                        op: "add_public",
-                        left: self.shape().to_vec(),
-                        right: c.shape().to_vec(),
-                    })?;
-            }
+            [false, false] => self.check_broadcast("add_public", c)?,
         }
         Ok(self)
     }
