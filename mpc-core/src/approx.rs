@@ -201,22 +201,43 @@ impl Party {
     /// linear form `g[K] - sum_j l_j (g[j+1] - g[j])`. The result has `frac_bits` fractional bits
     /// (the scale the table is encoded at).
     pub fn step_value(&self, l: &AShare, g: &[u64], frac_bits: u32) -> Result<AShare> {
+        let mut v = self.step_values(l, &[(g, frac_bits)])?;
+        v.pop().ok_or_else(|| CoreError::InvalidShape {
+            op: "step_value",
+            detail: "internal: no step sum".into(),
+        })
+    }
+
+    /// Several step sums of the same bits `l` ([`Party::step_value`] for each table `g` at its
+    /// scale), in one pass over `l`: each block of the bits is read once for all tables.
+    pub fn step_values(&self, l: &AShare, tables: &[(&[u64], u32)]) -> Result<Vec<AShare>> {
         let k = l.shape().first().copied().unwrap_or(0);
-        if g.len() != k + 1 || l.frac_bits != 0 {
+        if let Some((g, _)) = tables.iter().find(|(g, _)| g.len() != k + 1) {
             return Err(CoreError::InvalidShape {
                 op: "step_value",
-                detail: format!(
-                    "{} table entries for {k} comparison bits with {} fractional bits",
-                    g.len(),
-                    l.frac_bits
-                ),
+                detail: format!("{} table entries for {k} comparison bits", g.len()),
             });
         }
-        // weights -(g[j+1] - g[j])
-        let neg_diffs: Vec<u64> = g.windows(2).map(|w| w[0].wrapping_sub(w[1])).collect();
-        let top = g.last().copied().unwrap_or(0);
-        Ok(l.affine_leading(self.role(), &neg_diffs, top)?
-            .with_frac_bits(frac_bits))
+        if l.frac_bits != 0 {
+            return Err(CoreError::InvalidShape {
+                op: "step_value",
+                detail: format!("comparison bits with {} fractional bits", l.frac_bits),
+            });
+        }
+        // per table: weights -(g[j+1] - g[j]) and the constant g[K]
+        let forms: Vec<(Vec<u64>, u64)> = tables
+            .iter()
+            .map(|(g, _)| {
+                let neg_diffs = g.windows(2).map(|w| w[0].wrapping_sub(w[1])).collect();
+                (neg_diffs, g.last().copied().unwrap_or(0))
+            })
+            .collect();
+        let sums = l.affine_leading(self.role(), &forms)?;
+        Ok(sums
+            .into_iter()
+            .zip(tables)
+            .map(|(v, &(_, frac_bits))| v.with_frac_bits(frac_bits))
+            .collect())
     }
 }
 
@@ -256,21 +277,33 @@ const AFFINE_BLOCK: usize = 512;
 /// `c + sum_j w_j x_j` (wrapping) for `n`-word slices `x_j`, in a pooled buffer: block by
 /// block, so that each term is read once and the block's sums stay in the cache.
 fn affine_words(n: usize, xs: &[&[u64]], w: &[u64], c: u64) -> Vec<u64> {
-    let mut acc = mpc_net::pool::take(n);
+    affine_words_many(n, xs, &[(w, c)])
+        .pop()
+        .unwrap_or_default()
+}
+
+/// [`affine_words`] for several forms `(w, c)` over the same terms: each block of a term is
+/// read once and added, weighted, to every form's sums.
+fn affine_words_many(n: usize, xs: &[&[u64]], forms: &[(&[u64], u64)]) -> Vec<Vec<u64>> {
+    let mut accs: Vec<Vec<u64>> = forms.iter().map(|_| mpc_net::pool::take(n)).collect();
     for start in (0..n).step_by(AFFINE_BLOCK) {
         let end = n.min(start + AFFINE_BLOCK);
-        acc.resize(end, c);
-        let Some(block) = acc.get_mut(start..) else {
-            break;
-        };
-        for (xj, &wj) in xs.iter().zip(w) {
+        for (acc, &(_, c)) in accs.iter_mut().zip(forms) {
+            acc.resize(end, c);
+        }
+        for (j, xj) in xs.iter().enumerate() {
             let src = xj.get(start..end).unwrap_or_default();
-            for (a, &v) in block.iter_mut().zip(src) {
-                *a = a.wrapping_add(v.wrapping_mul(wj));
+            for (acc, &(w, _)) in accs.iter_mut().zip(forms) {
+                let (Some(block), Some(&wj)) = (acc.get_mut(start..), w.get(j)) else {
+                    continue;
+                };
+                for (a, &v) in block.iter_mut().zip(src) {
+                    *a = a.wrapping_add(v.wrapping_mul(wj));
+                }
             }
         }
     }
-    acc
+    accs
 }
 
 /// The local linear maps of the step sums and polynomials (component-wise, like the other
@@ -334,16 +367,21 @@ impl AShare {
         })
     }
 
-    /// [`AShare::affine`] over the entries `x[j]` of `x`'s leading axis (which is removed):
-    /// `c + sum_j w_j x[j]`, one weight per entry.
-    pub(crate) fn affine_leading(&self, role: usize, w: &[u64], c: u64) -> Result<AShare> {
+    /// [`AShare::affine`] over the entries `x[j]` of `x`'s leading axis (which is removed), for
+    /// several forms `(w, c)` at once: `c + sum_j w_j x[j]`, one weight per entry, each form's
+    /// sums from one pass over `x`.
+    pub(crate) fn affine_leading(
+        &self,
+        role: usize,
+        forms: &[(Vec<u64>, u64)],
+    ) -> Result<Vec<AShare>> {
         let (Some(&k), Some(rest)) = (self.shape().first(), self.shape().get(1..)) else {
             return Err(CoreError::InvalidShape {
                 op: "affine_leading",
                 detail: "a scalar has no leading axis".into(),
             });
         };
-        if k != w.len() {
+        if let Some((w, _)) = forms.iter().find(|(w, _)| w.len() != k) {
             return Err(CoreError::InvalidShape {
                 op: "affine_leading",
                 detail: format!("{} weights for {k} entries", w.len()),
@@ -354,13 +392,24 @@ impl AShare {
         let comb = |s: &ArrayD<u64>, here: bool| {
             let words = row_major(s);
             let rows: Vec<&[u64]> = words.chunks_exact(n.max(1)).collect();
-            let c = if here { c } else { 0 };
-            to_array(rest, affine_words(n, &rows, w, c))
+            let forms: Vec<(&[u64], u64)> = forms
+                .iter()
+                .map(|(w, c)| (&w[..], if here { *c } else { 0 }))
+                .collect();
+            affine_words_many(n, &rows, &forms)
+                .into_iter()
+                .map(|v| to_array(rest, v))
+                .collect::<Result<Vec<_>>>()
         };
-        Ok(AShare {
-            s0: comb(&self.s0, in0)?,
-            s1: comb(&self.s1, in1)?,
-            frac_bits: self.frac_bits,
-        })
+        let (s0, s1) = (comb(&self.s0, in0)?, comb(&self.s1, in1)?);
+        Ok(s0
+            .into_iter()
+            .zip(s1)
+            .map(|(s0, s1)| AShare {
+                s0,
+                s1,
+                frac_bits: self.frac_bits,
+            })
+            .collect())
     }
 }

@@ -201,12 +201,40 @@ impl Party {
                 })
                 .collect()
         };
-        let x1 = x.sub(&self.step_value(&l1, &offsets(&theta)?, f)?)?;
+        // 2^min(b, 0) at scale -k_min (0 below the range)
+        let q1: Vec<u64> = (0..=top)
+            .map(|m1| match m1 {
+                0 => Ok(0),
+                m => pow2(base(m).min(0) - k_min),
+            })
+            .collect::<Result<_>>()?;
+        // 2^max(b, 0), needed when some base is positive
+        let positive = k_max + 1 - group > 0;
+        let p1: Vec<u64> = match positive {
+            true => (0..=top)
+                .map(|m1| pow2(base(m1).max(0)))
+                .collect::<Result<_>>()?,
+            false => Vec::new(),
+        };
+        // every step sum of the level-1 bits in one pass over them
+        let (theta_b, tau_b) = (offsets(&theta)?, offsets(&tau)?);
+        let mut tables: Vec<(&[u64], u32)> = vec![(&theta_b, f), (&tau_b, f), (&q1, fq)];
+        if positive {
+            tables.push((&p1, 0));
+        }
+        let mut sums = self.step_values(&l1, &tables)?.into_iter();
+        let mut next = || {
+            sums.next().ok_or_else(|| CoreError::InvalidShape {
+                op: "exp",
+                detail: "internal: step sums".into(),
+            })
+        };
+        let (theta_sum, tau_sum, q1) = (next()?, next()?, next()?);
+        let p1 = if positive { Some(next()?) } else { None };
+        let x1 = x.sub(&theta_sum)?;
         // t = mult x - tau_b - tau_(m2): exact in the ring (it may wrap only where the clamp
         // below replaces it); for mult = 1 this is x1 - tau_(m2)
-        let t1 =
-            x.mul_scalar_int(i64::from(mult))
-                .sub(&self.step_value(&l1, &offsets(&tau)?, f)?)?;
+        let t1 = x.mul_scalar_int(i64::from(mult)).sub(&tau_sum)?;
         // level 2: x1 >= theta'_i, i = 1..group
         let (t, fine_pow2) = if group > 1 {
             let fine: Vec<f64> = (1..group)
@@ -215,10 +243,13 @@ impl Party {
             let l2 = self.step_bits(&x1, &fine)?;
             let offset2: Vec<u64> = (0..group).map(tau).collect::<Result<_>>()?;
             let pow2_m2: Vec<u64> = (0..group).map(pow2).collect::<Result<_>>()?;
-            (
-                t1.sub(&self.step_value(&l2, &offset2, f)?)?,
-                Some(self.step_value(&l2, &pow2_m2, 0)?),
-            )
+            let two = self.step_values(&l2, &[(&offset2, f), (&pow2_m2, 0)])?;
+            let [tau_m2, pow2_m2]: [AShare; 2] =
+                two.try_into().map_err(|_| CoreError::InvalidShape {
+                    op: "exp",
+                    detail: "internal: step sums".into(),
+                })?;
+            (t1.sub(&tau_m2)?, Some(pow2_m2))
         } else {
             (t1, None)
         };
@@ -229,14 +260,6 @@ impl Party {
         let ln2 = enc(LN_2, f)?;
         let top_ln2 =
             self.add_scalar_owned(ltop.mul_scalar_int(-(ln2 as i64)).with_frac_bits(f), LN_2)?;
-        // 2^min(b, 0) at scale -k_min (0 below the range)
-        let q1: Vec<u64> = (0..=top)
-            .map(|m1| match m1 {
-                0 => Ok(0),
-                m => pow2(base(m).min(0) - k_min),
-            })
-            .collect::<Result<_>>()?;
-        let q1 = self.step_value(&l1, &q1, fq)?;
         // the clamp and, in the same round, 2^(m2 + min(b, 0)) = 2^m2 * q1 (exact products)
         let (wt, q) = match fine_pow2 {
             Some(p2) => {
@@ -254,14 +277,10 @@ impl Party {
         let v = self
             .mul_trunc(&et, &q, fq + u32::from(halve))?
             .with_frac_bits(f);
-        if k_max + 1 - group <= 0 {
-            return Ok(v); // every base is <= 0: 2^max(b, 0) = 1
+        match p1 {
+            Some(p1) => self.mul(&p1, &v),
+            None => Ok(v), // every base is <= 0: 2^max(b, 0) = 1
         }
-        let p1: Vec<u64> = (0..=top)
-            .map(|m1| pow2(base(m1).max(0)))
-            .collect::<Result<_>>()?;
-        let p1 = self.step_value(&l1, &p1, 0)?;
-        self.mul(&p1, &v)
     }
 
     /// Natural logarithm for `2^-f <= x < 2^20` at `f` fractional bits, i.e. every positive grid
