@@ -639,3 +639,32 @@ fn empty_and_scalar_shapes() {
     assert!(out[0].0.iter().all(|&v| (v - 1.0).abs() <= 4.0 * ULP));
     assert_eq!(out[0].1, vec![0, 4]);
 }
+
+/// Step sums: `step_bits` against public thresholds, then `step_values` of several tables in
+/// one pass equal each table's `step_value` and the table entry at the plaintext count of
+/// thresholds passed; a table of the wrong length and fractional bits are refused.
+#[test]
+fn step_sums_read_off_the_count_of_thresholds_passed() {
+    let x = vector(vec![-3.0, -1.0, -0.5, 0.0, 0.25, 1.0, 2.5, 7.0]);
+    let thresholds = [-1.0, 0.0, 1.0, 2.0];
+    let g1: Vec<u64> = vec![10, 20, 35, 50, 80];
+    let g2: Vec<u64> = (0..5u64).map(|m| 1 << m).collect();
+    let outs = run_3pc(|p| {
+        let s = p.input_f64(0, (p.role() == 0).then_some(&x), x.shape())?;
+        let l = p.step_bits(&s, &thresholds)?;
+        let both = p.step_values(&l, &[(&g1, 0), (&g2, 0)])?;
+        let one = [p.step_value(&l, &g1, 0)?, p.step_value(&l, &g2, 0)?];
+        for (a, b) in both.iter().zip(&one) {
+            assert_eq!(a.components(), b.components());
+        }
+        assert!(p.step_values(&l, &[(&g1[..4], 0)]).is_err());
+        assert!(p.step_value(&s, &g1, 0).is_err(), "bits must be integers");
+        Ok([p.reveal(&both[0])?, p.reveal(&both[1])?])
+    })
+    .unwrap();
+    for (i, &v) in x.iter().enumerate() {
+        let m = thresholds.iter().filter(|&&t| v >= t).count();
+        assert_eq!(outs[0][0][i], g1[m], "x = {v}");
+        assert_eq!(outs[0][1][i], g2[m], "x = {v}");
+    }
+}
