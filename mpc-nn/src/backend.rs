@@ -25,7 +25,8 @@ pub trait Backend {
     fn resolution(&self) -> f64;
     /// The shape of a tensor.
     fn shape_of(t: &Self::Tensor) -> Vec<usize>;
-    /// A public tensor (no secret: every party knows it).
+    /// A public tensor (no secret: every party knows it). A NaN or infinite value is an error
+    /// on both engines (on shares, so is a value too large for the fixed-point encoding).
     fn constant(&mut self, v: &ArrayD<f64>) -> Result<Self::Tensor>;
     /// `a + b`, same shape.
     fn add(&mut self, a: &Self::Tensor, b: &Self::Tensor) -> Result<Self::Tensor>;
@@ -120,7 +121,8 @@ pub trait Backend {
     ) -> Result<Self::Tensor>;
     /// Opens a tensor to every party.
     fn reveal(&mut self, a: &Self::Tensor) -> Result<ArrayD<f64>>;
-    /// Opens a tensor to party `to` only (`None` elsewhere).
+    /// Opens a tensor to party `to` only (`None` elsewhere; the plaintext engine returns it).
+    /// A `to` that is not a party (0, 1 or 2) is an error on both engines.
     fn reveal_to(&mut self, to: usize, a: &Self::Tensor) -> Result<Option<ArrayD<f64>>>;
     /// Communication so far, as `(bytes sent, rounds)` of this party (zero in plaintext).
     fn cost(&self) -> (u64, u64);
@@ -198,6 +200,11 @@ impl Backend for Plain {
     }
 
     fn constant(&mut self, v: &ArrayD<f64>) -> Result<ArrayD<f64>> {
+        if let Some((i, x)) = v.iter().enumerate().find(|(_, x)| !x.is_finite()) {
+            return Err(NnError::Config(format!(
+                "constant: value {x} (element {i} in row-major order) is not finite"
+            )));
+        }
         // the encoding rounds to the nearest multiple of 2^-f, as the shares' encoding does
         Ok(match self.quantum {
             Some(u) => v.mapv(|x| (x / u).round() * u),
@@ -461,7 +468,13 @@ impl Backend for Plain {
         Ok(a.clone())
     }
 
-    fn reveal_to(&mut self, _to: usize, a: &ArrayD<f64>) -> Result<Option<ArrayD<f64>>> {
+    fn reveal_to(&mut self, to: usize, a: &ArrayD<f64>) -> Result<Option<ArrayD<f64>>> {
+        // the same check as the secure engine's, so the twin fails where the parties would
+        if to >= 3 {
+            return Err(NnError::Config(format!(
+                "reveal_to: {to} is not a party (0, 1 or 2)"
+            )));
+        }
         Ok(Some(a.clone()))
     }
 

@@ -3,15 +3,23 @@
 //! Gradients arrive **summed over the batch**; `grad_scale` (`1 / batch`) is folded into the
 //! learning-rate product. All parameters are updated as one flattened vector, so a step costs
 //! the rounds of one update whatever the number of parameters: for SGD one truncating scalar
-//! product (two with momentum, one more with weight decay: 2, 4 or 6 rounds), for Adam about 45
-//! rounds (one `rsqrt`).
+//! product (two with momentum, one more with weight decay: 2, 4 or 6 rounds), for Adam about 60
+//! rounds (one `rsqrt` over twice the parameters, and one comparison).
 //!
 //! Adam uses the secure `rsqrt`: `w -= lr_t m rsqrt(v + eps)`, with the bias corrections folded
 //! into the public constants `lr_t = lr sqrt(1 - beta2^t) / (1 - beta1^t)` and `eps` added *inside*
-//! the root (in units of the summed gradient squared), which keeps `v + eps` within `rsqrt`'s
-//! secure range `[2^-10, 2^18)` (so `eps` defaults to `2^-10`). `m / sqrt(v)` does not depend on
-//! the gradient's scale, so Adam ignores `grad_scale` apart from `eps`. The plaintext twin runs
-//! the same formulas.
+//! the root (in units of the summed gradient squared), which keeps `v + eps` above the lower end
+//! `2^-10` of `rsqrt`'s secure range `[2^-10, 2^18)` (so `eps` defaults to `2^-10`). Above
+//! `2^17`, `m rsqrt(v + eps)` is computed as `(m 2^-7) rsqrt((v + eps) 2^-14)`, selected by a
+//! secure comparison, so `v + eps` may go up to the products' range `2^(62 - 2f)` (`2^30` at 16
+//! fractional bits: summed gradients up to about `2^15`, e.g. unstandardised features or large
+//! batches); beyond it `g^2` itself overflows, as any product does (see [`crate::guard`]). `m / sqrt(v)` does not depend on the gradient's
+//! scale, so Adam ignores `grad_scale` apart from `eps`. The plaintext twin runs the same
+//! formulas.
+//!
+//! Settings are checked at every step ([`SgdConfig::validate`], [`AdamConfig::validate`]): a
+//! learning rate that is not positive and finite, or a momentum or beta outside `[0, 1)`, is an
+//! [`NnError::Config`] before anything changes.
 
 use crate::backend::Backend;
 use crate::error::{NnError, Result};
@@ -93,6 +101,25 @@ fn unflatten<B: Backend>(
     Ok(out)
 }
 
+/// `Ok` if `v` is finite and within `lo..hi` (`lo` included when `lo_inclusive`; `hi` excluded),
+/// else an [`NnError::Config`] naming the optimizer's setting.
+fn check_setting(
+    opt: &str,
+    name: &str,
+    v: f64,
+    (lo, lo_inclusive): (f64, bool),
+    hi: f64,
+) -> Result<()> {
+    let ok = v.is_finite() && (v > lo || (lo_inclusive && v == lo)) && v < hi;
+    if !ok {
+        let low = if lo_inclusive { "[" } else { "(" };
+        return Err(NnError::Config(format!(
+            "{opt}: {name} = {v} must be finite and in {low}{lo}, {hi})"
+        )));
+    }
+    Ok(())
+}
+
 fn grad_of<T>(p: &Param<T>) -> Result<&T> {
     p.grad
         .as_ref()
@@ -120,6 +147,24 @@ impl SgdConfig {
         }
     }
 
+    /// Checks the settings: `lr` positive, `momentum` in `[0, 1)`, `weight_decay` at least 0,
+    /// all finite. [`Sgd`]'s `step` checks them too (also after [`Optimizer::set_lr`]), so a
+    /// bad setting fails before any parameter changes.
+    ///
+    /// # Errors
+    /// [`NnError::Config`] naming the setting.
+    pub fn validate(&self) -> Result<()> {
+        check_setting("SGD", "lr", self.lr, (0.0, false), f64::INFINITY)?;
+        check_setting("SGD", "momentum", self.momentum, (0.0, true), 1.0)?;
+        check_setting(
+            "SGD",
+            "weight_decay",
+            self.weight_decay,
+            (0.0, true),
+            f64::INFINITY,
+        )
+    }
+
     /// The optimizer for engine `B`.
     pub fn build<B: Backend>(self) -> Sgd<B> {
         Sgd {
@@ -144,6 +189,12 @@ impl<B: Backend> Optimizer<B> for Sgd<B> {
         grad_scale: f64,
     ) -> Result<()> {
         let c = self.cfg;
+        c.validate()?;
+        if !(grad_scale.is_finite() && grad_scale > 0.0) {
+            return Err(NnError::Config(format!(
+                "SGD: grad_scale = {grad_scale} must be positive and finite"
+            )));
+        }
         let grads: Vec<&B::Tensor> = params.iter().map(|p| grad_of(p)).collect::<Result<_>>()?;
         let (mut g, layout) = flatten::<B>(b, &grads)?;
         if c.weight_decay != 0.0 {
@@ -196,6 +247,41 @@ impl<B: Backend> Optimizer<B> for Sgd<B> {
     }
 }
 
+/// `v + eps` from which [`m_rsqrt`] switches to its scaled branch.
+const RSQRT_SPLIT: f64 = (1u64 << 17) as f64;
+/// The scaled branch computes `rsqrt(ve 2^-RSQRT_SHIFT)` and multiplies `m 2^-(RSQRT_SHIFT/2)`.
+const RSQRT_SHIFT: u32 = 14;
+
+/// `m / sqrt(ve)` for `ve` (`v + eps`) from `2^-10` up to `2^32`, beyond the secure `rsqrt`'s
+/// range `[2^-10, 2^18)`: below `2^17` it is `m rsqrt(ve)`; from `2^17` on (a summed gradient
+/// of a few hundred and more, e.g. unstandardised features or large batches) it is
+/// `(m 2^-7) rsqrt(ve 2^-14)`, whose root argument lies in `[2^3, 2^18)`. (The products of the
+/// fixed-point encoding already end at `2^(62 - 2f)`, `2^30` at 16 bits.) Both branches run
+/// as one `rsqrt` and one product over twice the elements; a comparison `[ve >= 2^17]` selects
+/// (a mask product, so the unselected branch, garbage out of its range, is multiplied by an
+/// exact 0).
+fn m_rsqrt<B: Backend>(b: &mut B, m: &B::Tensor, ve: &B::Tensor) -> Result<B::Tensor> {
+    let n = B::shape_of(ve).first().copied().unwrap_or(0);
+    let ve_hi = b.div_pow2(ve, RSQRT_SHIFT)?;
+    // keeps the plaintext twin's root finite where its fixed-point emulation rounds ve_hi to 0
+    // (below one ulp on shares: encoded as 0 there)
+    let ve_hi = b.add_scalar(&ve_hi, 2f64.powi(-20))?;
+    let m_hi = b.div_pow2(m, RSQRT_SHIFT / 2)?;
+    let both = b.concat(&[ve.clone(), ve_hi], 0)?;
+    let r = b.rsqrt(&both)?;
+    let ms = b.concat(&[m.clone(), m_hi], 0)?;
+    let steps = b.mul(&ms, &r)?;
+    let lo_rows: Vec<usize> = (0..n).collect();
+    let hi_rows: Vec<usize> = (n..2 * n).collect();
+    let lo = b.take_rows(&steps, &lo_rows)?;
+    let hi = b.take_rows(&steps, &hi_rows)?;
+    let over = b.add_scalar(ve, -RSQRT_SPLIT)?;
+    let bit = b.ge_zero(&over)?;
+    let diff = b.sub(&hi, &lo)?;
+    let pick = b.mul(&bit, &diff)?;
+    b.add(&lo, &pick)
+}
+
 /// Settings of [`Adam`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AdamConfig {
@@ -218,6 +304,19 @@ impl AdamConfig {
             beta2: 0.999,
             eps: 1.0 / 1024.0,
         }
+    }
+
+    /// Checks the settings: `lr` positive, `beta1` and `beta2` in `[0, 1)`, `eps` positive, all
+    /// finite. [`Adam`]'s `step` checks them too (also after [`Optimizer::set_lr`]), so a bad
+    /// setting fails before any parameter or moment changes.
+    ///
+    /// # Errors
+    /// [`NnError::Config`] naming the setting.
+    pub fn validate(&self) -> Result<()> {
+        check_setting("Adam", "lr", self.lr, (0.0, false), f64::INFINITY)?;
+        check_setting("Adam", "beta1", self.beta1, (0.0, true), 1.0)?;
+        check_setting("Adam", "beta2", self.beta2, (0.0, true), 1.0)?;
+        check_setting("Adam", "eps", self.eps, (0.0, false), f64::INFINITY)
     }
 
     /// The optimizer for engine `B`.
@@ -245,8 +344,12 @@ impl<B: Backend> Optimizer<B> for Adam<B> {
         _grad_scale: f64,
     ) -> Result<()> {
         let c = self.cfg;
-        self.t += 1;
-        let lr_t = c.lr * (1.0 - c.beta2.powi(self.t)).sqrt() / (1.0 - c.beta1.powi(self.t));
+        c.validate()?;
+        let t = self
+            .t
+            .checked_add(1)
+            .ok_or_else(|| NnError::Config("Adam: too many steps".into()))?;
+        let lr_t = c.lr * (1.0 - c.beta2.powi(t)).sqrt() / (1.0 - c.beta1.powi(t));
         let grads: Vec<&B::Tensor> = params.iter().map(|p| grad_of(p)).collect::<Result<_>>()?;
         let (g, layout) = flatten::<B>(b, &grads)?;
         let g2 = b.mul(&g, &g)?;
@@ -263,16 +366,20 @@ impl<B: Backend> Optimizer<B> for Adam<B> {
             None => (g1, g21),
         };
         let ve = b.add_scalar(&v, c.eps)?;
-        let r = b.rsqrt(&ve)?;
-        let step = b.mul(&m, &r)?;
+        let step = m_rsqrt(b, &m, &ve)?;
         let delta = b.scale(&step, lr_t)?;
         let ms = unflatten::<B>(b, &m, &layout)?;
         let vs = unflatten::<B>(b, &v, &layout)?;
         let ds = unflatten::<B>(b, &delta, &layout)?;
-        for (((p, m), v), d) in params.iter_mut().zip(ms).zip(vs).zip(ds) {
-            p.value = b.sub(&p.value, &d)?;
+        let mut updated = Vec::with_capacity(ds.len());
+        for (p, d) in params.iter().zip(ds) {
+            updated.push(b.sub(&p.value, &d)?);
+        }
+        for (((p, m), v), w) in params.iter_mut().zip(ms).zip(vs).zip(updated) {
+            p.value = w;
             self.moments.insert(p.name.clone(), (m, v));
         }
+        self.t = t;
         Ok(())
     }
 

@@ -176,6 +176,9 @@ impl Backend for Party {
     }
 
     fn div_pow2(&mut self, a: &AShare, bits: u32) -> Result<AShare> {
+        if bits == 0 {
+            return Ok(a.clone()); // mpc-core refuses a truncation by 0 bits
+        }
         let f = a.frac_bits();
         Ok(self.trunc(&a.clone().with_frac_bits(f + bits), bits)?)
     }

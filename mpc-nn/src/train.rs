@@ -88,6 +88,11 @@ pub fn train_step<B: Backend>(
 /// Trains `model` on `x` (`N x ...`) and `y` (`N x C`) for `cfg.epochs` epochs. After every
 /// step `observer(b, model, progress)` runs (e.g. to evaluate at the end of an epoch, or to
 /// report progress); an error from it stops training.
+///
+/// # Errors
+/// [`NnError::Dataset`] for data with no rows (and `epochs > 0`), [`NnError::Shape`] when `x`
+/// and `y` differ in rows, [`NnError::Config`] when `drop_last` leaves no batch (`batch_size`
+/// above the rows), [`NnError::Dataset`] for a `batch_size` of 0, and any error of a step.
 #[allow(clippy::too_many_arguments)]
 pub fn fit<B: Backend>(
     b: &mut B,
@@ -106,8 +111,17 @@ pub fn fit<B: Backend>(
             format!("{n} rows of features but {} labels", rows_of::<B>(y)?),
         ));
     }
+    if n == 0 && cfg.epochs > 0 {
+        return Err(NnError::Dataset("fit: no rows to train on".into()));
+    }
     for epoch in 0..cfg.epochs {
         let batches = batch_indices(n, cfg.batch_size, cfg.seed, epoch as u64, cfg.drop_last)?;
+        if batches.is_empty() {
+            return Err(NnError::Config(format!(
+                "fit: batch_size {} with drop_last leaves no batch of the {n} rows",
+                cfg.batch_size
+            )));
+        }
         let steps = batches.len();
         for (step, rows) in batches.iter().enumerate() {
             let xb = b.take_rows(x, rows)?;
@@ -140,7 +154,8 @@ pub struct Metrics {
     pub rows: usize,
 }
 
-/// The model's outputs on `x` in evaluation mode, in chunks of `chunk` rows.
+/// The model's outputs on `x` in evaluation mode, in chunks of `chunk` rows (0 counts as 1).
+/// An `x` with no rows is an [`NnError::Dataset`] error.
 pub fn predict<B: Backend>(
     b: &mut B,
     model: &mut Sequential<B>,
@@ -148,6 +163,9 @@ pub fn predict<B: Backend>(
     chunk: usize,
 ) -> Result<B::Tensor> {
     let n = rows_of::<B>(x)?;
+    if n == 0 {
+        return Err(NnError::Dataset("predict: no rows".into()));
+    }
     model.set_training(false);
     let mut outs = Vec::new();
     for start in (0..n).step_by(chunk.max(1)) {

@@ -442,3 +442,61 @@ fn bad_inputs_are_typed_errors() {
         .unwrap_err();
     assert!(matches!(e, mpc_nn::NnError::Config(_)), "{e}");
 }
+
+/// Layers of zero width, non-finite public weights and `reveal_to` a non-party are typed
+/// errors on the plaintext twin as on shares (the twin used to accept all three).
+#[test]
+fn twin_refuses_what_the_shares_refuse() {
+    use mpc_nn::{Backend, NnError};
+    let mut b = Plain::new();
+    let mut init = Initializer::new(0);
+    for (i, o) in [(0, 1), (4, 0)] {
+        let e = linear(&mut b, i, o, InitScheme::Kaiming, &mut init)
+            .err()
+            .unwrap();
+        assert!(matches!(e, NnError::Shape { .. }), "{e}");
+    }
+    for (i, o) in [(0, 2), (1, 0)] {
+        let e = conv2d(&mut b, i, o, 3, 1, 0, InitScheme::Kaiming, &mut init)
+            .err()
+            .unwrap();
+        assert!(matches!(e, NnError::Shape { .. }), "{e}");
+    }
+    let nan = ArrayD::from_elem(ndarray::IxDyn(&[2, 1]), f64::NAN);
+    let e = Linear::from_weights(&mut b, &nan, None).err().unwrap();
+    assert!(e.to_string().contains("not finite"), "{e}");
+    let e = b
+        .constant(&ArrayD::from_elem(ndarray::IxDyn(&[1]), f64::INFINITY))
+        .unwrap_err();
+    assert!(e.to_string().contains("not finite"), "{e}");
+    let x = data(&[2, 2], 1, 1.0);
+    assert!(Backend::reveal_to(&mut b, 2, &x).unwrap().is_some());
+    let e = Backend::reveal_to(&mut b, 3, &x).unwrap_err();
+    assert!(e.to_string().contains("not a party"), "{e}");
+    let e = mpc_nn::run_3pc(|p| {
+        linear(p, 0, 1, InitScheme::Kaiming, &mut Initializer::new(0)).map(drop)
+    })
+    .unwrap_err();
+    assert!(matches!(e, NnError::Shape { .. }), "{e}");
+}
+
+/// The secure standardiser on a single row (every column constant): it used to fail with
+/// "cannot truncate 0 bits" (the column mean divides by `2^0`); now, as on the twin, every
+/// column standardises to 0.
+#[test]
+fn standardizer_fits_a_single_row_on_shares() {
+    use mpc_nn::share::Standardizer;
+    let x = data(&[1, 3], 4, 5.0);
+    let mut b = Plain::new();
+    let st = Standardizer::fit(&mut b, &x).unwrap();
+    let plain = st.transform(&mut b, &x).unwrap();
+    let outs = mpc_nn::run_3pc(|p| {
+        mpc_nn::secure_session(p);
+        let sx = p.input_f64(0, (p.role() == 0).then_some(&x), &[1, 3])?;
+        let st = Standardizer::fit(p, &sx)?;
+        let z = st.transform(p, &sx)?;
+        Ok(p.reveal_f64(&z)?)
+    })
+    .unwrap();
+    assert!(max_diff(&plain, &outs[0]) < 1e-3, "{plain} vs {}", outs[0]);
+}

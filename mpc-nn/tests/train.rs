@@ -413,3 +413,208 @@ fn fixed_point_emulation_and_cost_table() {
     );
     assert!(table.contains("| fc1: Linear(6 -> 8) | 2048 |"), "{table}");
 }
+
+/// Optimizer settings that cannot train (a learning rate that is not positive and finite, a
+/// momentum or beta outside `[0, 1)`) are a typed error on both engines, before any change;
+/// the plaintext twin used to train silently to NaN (or uphill), the shares to fail with an
+/// encoding error or train uphill.
+#[test]
+fn optimizer_settings_are_checked() {
+    let (x, y) = batch();
+    let bad_sgd = [
+        SgdConfig::new(f64::NAN),
+        SgdConfig::new(-0.1),
+        SgdConfig::new(0.0),
+        SgdConfig::new(f64::INFINITY),
+        SgdConfig {
+            momentum: 1.0,
+            ..SgdConfig::new(0.1)
+        },
+        SgdConfig {
+            weight_decay: -1e-3,
+            ..SgdConfig::new(0.1)
+        },
+    ];
+    let bad_adam = [
+        AdamConfig::new(f64::NAN),
+        AdamConfig::new(-0.01),
+        AdamConfig {
+            beta1: 1.0,
+            ..AdamConfig::new(0.01)
+        },
+        AdamConfig {
+            beta2: f64::NAN,
+            ..AdamConfig::new(0.01)
+        },
+        AdamConfig {
+            eps: 0.0,
+            ..AdamConfig::new(0.01)
+        },
+    ];
+    let mut opts: Vec<Box<dyn Optimizer<Plain>>> = Vec::new();
+    for c in bad_sgd {
+        assert!(c.validate().is_err(), "{c:?}");
+        opts.push(Box::new(c.build()));
+    }
+    for c in bad_adam {
+        assert!(c.validate().is_err(), "{c:?}");
+        opts.push(Box::new(c.build()));
+    }
+    for mut opt in opts {
+        let mut b = Plain::new();
+        let mut m = net(&mut b).unwrap();
+        let before: Vec<ArrayD<f64>> = m.params().iter().map(|p| p.value.clone()).collect();
+        let e = train_step(&mut b, &mut m, &SoftmaxCrossEntropy, opt.as_mut(), &x, &y).unwrap_err();
+        assert!(matches!(e, mpc_nn::NnError::Config(_)), "{e}");
+        let after: Vec<ArrayD<f64>> = m.params().iter().map(|p| p.value.clone()).collect();
+        assert_eq!(before, after);
+    }
+    // set_lr to a bad value is caught at the next step; valid settings pass
+    let mut sgd = SgdConfig::new(0.1).build::<Plain>();
+    sgd.set_lr(-1.0);
+    let mut b = Plain::new();
+    let mut m = net(&mut b).unwrap();
+    let e = train_step(&mut b, &mut m, &SoftmaxCrossEntropy, &mut sgd, &x, &y).unwrap_err();
+    assert!(e.to_string().contains("lr = -1"), "{e}");
+    assert!(AdamConfig::new(0.01).validate().is_ok());
+    assert!(SgdConfig::new(0.1).validate().is_ok());
+    // on shares: the same error, not an encoding error (NaN) or a step uphill (negative)
+    for lr in [f64::NAN, -0.5] {
+        let e = mpc_nn::run_3pc(|p| {
+            mpc_nn::secure_session(p);
+            let mut m = net(p)?;
+            let sx = p.input_f64(0, (p.role() == 0).then_some(&x), x.shape())?;
+            let sy = p.input_f64(1, (p.role() == 1).then_some(&y), y.shape())?;
+            let mut o = SgdConfig::new(lr).build();
+            train_step(p, &mut m, &SoftmaxCrossEntropy, &mut o, &sx, &sy)
+        })
+        .unwrap_err();
+        assert!(matches!(e, mpc_nn::NnError::Config(_)), "{e}");
+    }
+}
+
+/// Adam on shares with summed gradients in the thousands (unstandardised breast-cancer
+/// features, batches of 64): `v + eps` leaves the secure `rsqrt`'s range `[2^-10, 2^18)` within
+/// a few steps. The weights used to come out millions away from the twin's (the root of an
+/// out-of-range input is garbage); they now agree within fixed-point error.
+#[test]
+fn adam_twins_with_large_gradients() {
+    let ds = mpc_nn::data::breast_cancer().unwrap();
+    let x = ds.features.clone().into_dyn();
+    let y = ds.labels_column().into_dyn();
+    let cfg = mpc_nn::train::TrainConfig {
+        epochs: 1,
+        batch_size: 64,
+        seed: 3,
+        drop_last: false,
+    };
+    fn lr_model<B: Backend + 'static>(b: &mut B) -> Result<Sequential<B>> {
+        let mut init = Initializer::new(0);
+        Ok(Sequential::new().add("linear", linear(b, 30, 1, InitScheme::Zeros, &mut init)?))
+    }
+    let mut b = Plain::new();
+    let mut m = lr_model(&mut b).unwrap();
+    let mut o = AdamConfig::new(0.01).build();
+    mpc_nn::train::fit(
+        &mut b,
+        &mut m,
+        &BceWithLogits,
+        &mut o,
+        &x,
+        &y,
+        &cfg,
+        &mut |_, _, _| Ok(()),
+    )
+    .unwrap();
+    let vmax = o
+        .state()
+        .iter()
+        .filter(|(n, _)| n.ends_with("adam_v"))
+        .flat_map(|(_, t)| t.iter().copied())
+        .fold(0.0, f64::max);
+    assert!(vmax > 4.0 * f64::from(1 << 18), "v only reached {vmax}");
+    let plain: Vec<ArrayD<f64>> = m.params().iter().map(|p| p.value.clone()).collect();
+    let outs = mpc_nn::run_3pc(|p| {
+        mpc_nn::secure_session(p);
+        let sx = p.input_f64(0, (p.role() == 0).then_some(&x), x.shape())?;
+        let sy = p.input_f64(0, (p.role() == 0).then_some(&y), y.shape())?;
+        let mut m = lr_model(p)?;
+        let mut o = AdamConfig::new(0.01).build();
+        mpc_nn::train::fit(
+            p,
+            &mut m,
+            &BceWithLogits,
+            &mut o,
+            &sx,
+            &sy,
+            &cfg,
+            &mut |_, _, _| Ok(()),
+        )?;
+        let mut out = Vec::new();
+        for q in m.params() {
+            out.push(p.reveal_f64(&q.value)?);
+        }
+        Ok(out)
+    })
+    .unwrap();
+    for (a, s) in plain.iter().zip(&outs[0]) {
+        assert!(
+            max_diff(a, s) < 2e-3,
+            "weights differ by {}",
+            max_diff(a, s)
+        );
+    }
+}
+
+/// Training or predicting on data with no rows, or with `drop_last` leaving no batch, is a
+/// typed error (it used to return `Ok` without a single step, or an opaque concat error).
+#[test]
+fn fit_and_predict_refuse_data_without_batches() {
+    use mpc_nn::train::{TrainConfig, evaluate, fit, predict};
+    let (x, y) = batch();
+    let mut b = Plain::new();
+    let mut m = net(&mut b).unwrap();
+    let mut o = SgdConfig::new(0.1).build();
+    let empty_x = ArrayD::zeros(ndarray::IxDyn(&[0, 6]));
+    let empty_y = ArrayD::zeros(ndarray::IxDyn(&[0, 3]));
+    let mut obs = |_: &mut Plain, _: &mut Sequential<Plain>, _: &_| Ok(());
+    let e = fit(
+        &mut b,
+        &mut m,
+        &SoftmaxCrossEntropy,
+        &mut o,
+        &empty_x,
+        &empty_y,
+        &TrainConfig::new(1, 4),
+        &mut obs,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("no rows"), "{e}");
+    let cfg = TrainConfig {
+        drop_last: true,
+        ..TrainConfig::new(1, 32)
+    };
+    let e = fit(
+        &mut b,
+        &mut m,
+        &SoftmaxCrossEntropy,
+        &mut o,
+        &x,
+        &y,
+        &cfg,
+        &mut obs,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("leaves no batch"), "{e}");
+    let e = predict(&mut b, &mut m, &empty_x, 8).unwrap_err();
+    assert!(e.to_string().contains("no rows"), "{e}");
+    let e = evaluate(&mut b, &mut m, &empty_x, &empty_y, None, 8).unwrap_err();
+    assert!(e.to_string().contains("no rows"), "{e}");
+    let e = mpc_nn::run_3pc(|p| {
+        let mut m = net(p)?;
+        let sx = p.input_f64(0, (p.role() == 0).then_some(&empty_x), &[0, 6])?;
+        predict(p, &mut m, &sx, 8)
+    })
+    .unwrap_err();
+    assert!(e.to_string().contains("no rows"), "{e}");
+}

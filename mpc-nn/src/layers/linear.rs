@@ -61,6 +61,12 @@ impl<B: Backend> Linear<B> {
                 format!("weight must be in x out, got {:?}", w.shape()),
             ));
         };
+        if inp == 0 || out == 0 {
+            return Err(NnError::shape(
+                "Linear",
+                format!("a layer of {inp} inputs and {out} outputs: both must be at least 1"),
+            ));
+        }
         let bias = match bias {
             Some(v) if v.len() == out => Some(Param::new(
                 "bias",
@@ -216,7 +222,13 @@ impl<B: Backend> Conv2d<B> {
                 format!("weight must be C k k x C_out, got {:?}", w.shape()),
             ));
         };
-        if rows != in_ch * kernel * kernel || bias.len() != out_ch || kernel == 0 || stride == 0 {
+        if rows != in_ch * kernel * kernel
+            || bias.len() != out_ch
+            || kernel == 0
+            || stride == 0
+            || in_ch == 0
+            || out_ch == 0
+        {
             return Err(NnError::shape(
                 "Conv2d",
                 format!(
