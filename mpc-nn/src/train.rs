@@ -89,6 +89,13 @@ pub fn train_step<B: Backend>(
 /// step `observer(b, model, progress)` runs (e.g. to evaluate at the end of an epoch, or to
 /// report progress); an error from it stops training.
 ///
+/// On shares, values that leave the fixed-point range (a diverging run, unstandardised features
+/// or very large batches: products above `2^(62 - 2f)`, `2^30` at 16 fractional bits) turn
+/// into garbage without an error, since detecting it means opening something. `fit` opens
+/// nothing; to detect it, check the step's values with [`crate::guard::any_out_of_range`]
+/// from the observer (one opened bit per check; the job runner's `[guard]` does this and
+/// rolls back), and compare with the plaintext twin while developing.
+///
 /// # Errors
 /// [`NnError::Dataset`] for data with no rows (and `epochs > 0`), [`NnError::Shape`] when `x`
 /// and `y` differ in rows, [`NnError::Config`] when `drop_last` leaves no batch (`batch_size`
