@@ -13,9 +13,9 @@
 //! `2^17`, `m rsqrt(v + eps)` is computed as `(m 2^-7) rsqrt((v + eps) 2^-14)`, selected by a
 //! secure comparison, so `v + eps` may go up to the products' range `2^(62 - 2f)` (`2^30` at 16
 //! fractional bits: summed gradients up to about `2^15`, e.g. unstandardised features or large
-//! batches); beyond it `g^2` itself overflows, as any product does (see [`crate::guard`]). `m / sqrt(v)` does not depend on the gradient's
-//! scale, so Adam ignores `grad_scale` apart from `eps`. The plaintext twin runs the same
-//! formulas.
+//! batches); beyond it `g^2` itself overflows, as any product does (see [`crate::guard`]).
+//! `m / sqrt(v)` does not depend on the gradient's scale, so Adam ignores `grad_scale` apart
+//! from `eps`. The plaintext twin runs the same formulas.
 //!
 //! Settings are checked at every step ([`SgdConfig::validate`], [`AdamConfig::validate`]): a
 //! learning rate that is not positive and finite, or a momentum or beta outside `[0, 1)`, is an
