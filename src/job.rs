@@ -457,7 +457,7 @@ impl Job {
 /// learning rate of 0.01 rounds to 0); above 24 products of standardised values leave the exact
 /// range (`2^(62-2f)`) and the polynomial approximations' coefficients no longer fit. The secure
 /// standardiser's range follows `f` (see `mpc_nn::share::Standardizer`): standard deviations
-/// from a few ulp to about `2^f / 4`, means below `2^(61 - 2f)` (8192 at 24 bits).
+/// from a few ulp to about `2^f / 2`, means below `2^(61 - 2f)` (8192 at 24 bits).
 pub const JOB_FRAC_BITS: std::ops::RangeInclusive<u32> = 8..=24;
 
 /// Learning rates must be below this (`2^39`): the optimiser multiplies by `lr` as a public

@@ -39,8 +39,14 @@ use checkpoint::{Checkpoints, agree_resume, agree_rng, data_digest};
 
 /// Names of the standardiser's tensors in model and share files.
 pub const STD_MEAN: &str = "standardizer.mean";
-/// See [`STD_MEAN`].
+/// `1 / std` in a model file (plaintext, `f64`). See [`STD_MEAN`].
 pub const STD_INV_STD: &str = "standardizer.inv_std";
+/// The two factors of `1 / std` in share files and checkpoints (`Standardizer::prescale` and
+/// `rescale`; share files written before `1 / std` was kept as two factors hold
+/// `standardizer.inv_std` instead and are refused by name). See [`STD_MEAN`].
+pub const STD_PRESCALE: &str = "standardizer.prescale";
+/// See [`STD_PRESCALE`].
+pub const STD_RESCALE: &str = "standardizer.rescale";
 
 /// What a job did, as seen by one party (printed as the `RESULT` line of `trefoil party`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -180,7 +186,9 @@ type Shape = Vec<u64>;
 /// Features and label matrix of one party's rows.
 type XY = (Array2<f64>, Array2<f64>);
 /// A plaintext standardiser: mean and inverse standard deviation.
-type PlainStd = (ArrayD<f64>, ArrayD<f64>);
+/// A model file's standardiser at its owner: the means, and `1 / std` as its two factors
+/// (`mpc_nn::share::factor_inv_std`).
+type PlainStd = (ArrayD<f64>, (ArrayD<f64>, ArrayD<f64>));
 
 /// Refuses a feature cell of `r` (read from `path`) that fixed-point encoding with `frac_bits`
 /// cannot represent, naming the file, the data row and the column, before anything is shared.
@@ -750,9 +758,8 @@ fn train(
         p.set_reveal_label("model");
         let mut params = reveal_model_to(p, owner, &model)?;
         if let Some(st) = &st {
-            let mean = p.reveal_to_f64(owner, &st.mean)?;
-            let inv = p.reveal_to_f64(owner, &st.inv_std)?;
-            if let (Some(ps), Some(mean), Some(inv)) = (params.as_mut(), mean, inv) {
+            let revealed = st.reveal_to(p, owner)?;
+            if let (Some(ps), Some((mean, inv))) = (params.as_mut(), revealed) {
                 ps.push((STD_MEAN.to_string(), mean));
                 ps.push((STD_INV_STD.to_string(), inv));
             }
@@ -769,7 +776,8 @@ fn train(
         let extra: Vec<(String, &AShare)> = match &st {
             Some(st) => vec![
                 (STD_MEAN.into(), &st.mean),
-                (STD_INV_STD.into(), &st.inv_std),
+                (STD_PRESCALE.into(), &st.prescale),
+                (STD_RESCALE.into(), &st.rescale),
             ],
             None => Vec::new(),
         };

@@ -38,7 +38,7 @@
 //! after the resumed step (the resumed run keeps fewer snapshots in memory).
 //! A checkpoint's `rng` tensors are key material: the file is as secret as the shares in it.
 
-use super::{STD_INV_STD, STD_MEAN, exchange};
+use super::{STD_MEAN, STD_PRESCALE, STD_RESCALE, exchange};
 use crate::error::{Error, Result};
 use crate::job::Job;
 use mpc_core::{AShare, Party, RngState};
@@ -260,7 +260,8 @@ impl Checkpoints {
         let mut extra: Vec<(String, &AShare)> = opt.state();
         if let Some(st) = st {
             extra.push((STD_MEAN.into(), &st.mean));
-            extra.push((STD_INV_STD.into(), &st.inv_std));
+            extra.push((STD_PRESCALE.into(), &st.prescale));
+            extra.push((STD_RESCALE.into(), &st.rescale));
         }
         let (start, now) = (rng_tensor(&self.rng_start)?, rng_tensor(rng_now)?);
         extra.push((RNG_START.into(), &start));
@@ -288,18 +289,23 @@ impl Checkpoints {
         let path = self.file(step);
         let extras = load_shares(&path, self.role, &self.tag(step, lr), model)
             .map_err(|e| ckpt_err(&path, e.to_string()))?;
-        let (mut mean, mut inv) = (None, None);
+        let (mut mean, mut prescale, mut rescale) = (None, None, None);
         let mut optimizer = Vec::new();
         for (name, t) in extras {
             match name.as_str() {
                 STD_MEAN => mean = Some(t),
-                STD_INV_STD => inv = Some(t),
+                STD_PRESCALE => prescale = Some(t),
+                STD_RESCALE => rescale = Some(t),
                 RNG_START | RNG_NOW => {}
                 _ => optimizer.push((name, t)),
             }
         }
-        let standardizer = match (mean, inv) {
-            (Some(mean), Some(inv_std)) => Some(Standardizer { mean, inv_std }),
+        let standardizer = match (mean, prescale, rescale) {
+            (Some(mean), Some(prescale), Some(rescale)) => Some(Standardizer {
+                mean,
+                prescale,
+                rescale,
+            }),
             _ => None,
         };
         Ok(Restored {

@@ -2,8 +2,9 @@
 //! one party.
 
 use super::{
-    FEATURES_KEY, JobReport, PlainStd, STD_INV_STD, STD_MEAN, agree_shapes, build_model,
-    check_encodable, columns_of, empty_report, features_hex, label_matrix, read_rows, share_blocks,
+    FEATURES_KEY, JobReport, PlainStd, STD_INV_STD, STD_MEAN, STD_PRESCALE, STD_RESCALE,
+    agree_shapes, build_model, check_encodable, columns_of, empty_report, features_hex,
+    label_matrix, read_rows, share_blocks,
 };
 use crate::error::{Error, Result};
 use crate::job::Job;
@@ -12,15 +13,17 @@ use mpc_nn::Backend;
 use mpc_nn::io::{
     NamedTensors, import_safetensors, input_model, load_shares, safetensors_meta, share_file_meta,
 };
-use mpc_nn::share::Standardizer;
+use mpc_nn::share::{Standardizer, factor_inv_std};
 use mpc_nn::train::{correct_count, predict};
 use std::path::Path;
 
-/// Splits the standardiser's tensors off a plaintext model file.
+/// Splits the standardiser's tensors off a plaintext model file, `1 / std` into the two factors
+/// it enters as at resolution `2^-f`.
 fn split_standardizer(
     mut params: NamedTensors,
     path: &Path,
     want: bool,
+    frac_bits: u32,
 ) -> Result<(NamedTensors, Option<PlainStd>)> {
     let mut take = |name: &str| {
         params
@@ -30,7 +33,11 @@ fn split_standardizer(
     };
     let (mean, inv) = (take(STD_MEAN), take(STD_INV_STD));
     match (want, mean, inv) {
-        (true, Some(m), Some(i)) => Ok((params, Some((m, i)))),
+        (true, Some(m), Some(i)) => {
+            let factors = factor_inv_std(&i, 2f64.powi(-(frac_bits as i32)))
+                .map_err(|e| Error::Data(format!("{}: {STD_INV_STD}: {e}", path.display())))?;
+            Ok((params, Some((m, factors))))
+        }
         (true, _, _) => Err(Error::Data(format!(
             "{}: no {STD_MEAN} / {STD_INV_STD} tensors, but data.standardize is true \
              (set it to false for a model trained without standardisation)",
@@ -119,7 +126,12 @@ pub(super) fn infer(p: &mut Party, job: &Job, progress: &mut dyn FnMut(&str)) ->
         if role == w.party {
             let path = job.path_for(&w.path, role);
             let params = import_safetensors(&path)?;
-            mine = Some(split_standardizer(params, &path, job.data.standardize)?);
+            mine = Some(split_standardizer(
+                params,
+                &path,
+                job.data.standardize,
+                p.fixed_point().frac_bits(),
+            )?);
         }
         input_model(
             p,
@@ -130,8 +142,14 @@ pub(super) fn infer(p: &mut Party, job: &Job, progress: &mut dyn FnMut(&str)) ->
         if job.data.standardize {
             let s = mine.as_ref().and_then(|(_, s)| s.as_ref());
             let mean = p.input_f64(w.party, s.map(|s| &s.0), &[1, d])?;
-            let inv_std = p.input_f64(w.party, s.map(|s| &s.1), &[1, d])?;
-            Some(Standardizer { mean, inv_std })
+            // 1 / std enters as two factors, each with f bits of relative precision
+            let prescale = p.input_f64(w.party, s.map(|s| &s.1.0), &[1, d])?;
+            let rescale = p.input_f64(w.party, s.map(|s| &s.1.1), &[1, d])?;
+            Some(Standardizer {
+                mean,
+                prescale,
+                rescale,
+            })
         } else {
             None
         }
@@ -144,21 +162,35 @@ pub(super) fn infer(p: &mut Party, job: &Job, progress: &mut dyn FnMut(&str)) ->
         let train_job = inf.shares_job.clone().unwrap_or_else(|| job.id.clone());
         let mut extras = load_shares(&path, role, &train_job, &mut model)?;
         if job.data.standardize {
+            let old_format = extras.iter().any(|(n, _)| n == STD_INV_STD);
             let mut take = |name: &str| {
                 extras
                     .iter()
                     .position(|(n, _)| n == name)
                     .map(|i| extras.remove(i).1)
                     .ok_or_else(|| {
+                        let why = if old_format {
+                            format!(
+                                " (the file holds {STD_INV_STD}, written by a version that kept \
+                                 1 / std without extra bits: train the model again)"
+                            )
+                        } else {
+                            String::new()
+                        };
                         Error::Data(format!(
-                            "{}: no {name} share, but data.standardize is true",
+                            "{}: no {name} share, but data.standardize is true{why}",
                             path.display()
                         ))
                     })
             };
             let mean = take(STD_MEAN)?;
-            let inv_std = take(STD_INV_STD)?;
-            Some(Standardizer { mean, inv_std })
+            let prescale = take(STD_PRESCALE)?;
+            let rescale = take(STD_RESCALE)?;
+            Some(Standardizer {
+                mean,
+                prescale,
+                rescale,
+            })
         } else {
             None
         }
