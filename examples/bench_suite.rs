@@ -88,7 +88,10 @@ fn max_err(a: &ArrayD<f64>, b: &ArrayD<f64>) -> f64 {
     a.iter()
         .zip(b)
         .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f64::max)
+        .fold(
+            0.0,
+            |m, d| if d.is_nan() { f64::INFINITY } else { m.max(d) },
+        )
 }
 
 /// Times `op` on two shared inputs and prints the JSON line.

@@ -263,7 +263,10 @@ fn max_diff(a: &ArrayD<f64>, b: &ArrayD<f64>) -> f64 {
     a.iter()
         .zip(b.iter())
         .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f64::max)
+        .fold(
+            0.0,
+            |m, d| if d.is_nan() { f64::INFINITY } else { m.max(d) },
+        )
 }
 
 /// Where MPC diverges from plaintext: given the *revealed* per-layer traces of a secure model

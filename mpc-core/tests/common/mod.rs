@@ -20,13 +20,17 @@ pub fn uniform(r: &mut StdRng, shape: &[usize], bound: f64) -> ArrayD<f64> {
     ArrayD::from_shape_vec(IxDyn(shape), v).expect("shape")
 }
 
-/// Largest absolute element-wise difference.
+/// Largest absolute element-wise difference (infinite where either side is NaN: a NaN must
+/// fail a bound, not vanish in `f64::max`).
 pub fn max_abs_diff(a: &ArrayD<f64>, b: &ArrayD<f64>) -> f64 {
     assert_eq!(a.shape(), b.shape());
     a.iter()
         .zip(b.iter())
         .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f64::max)
+        .fold(
+            0.0,
+            |m, d| if d.is_nan() { f64::INFINITY } else { m.max(d) },
+        )
 }
 
 /// Owner-only input helper: `Some(v)` at `owner`, `None` elsewhere.

@@ -9,7 +9,10 @@ pub fn max_diff(a: &ArrayD<f64>, b: &ArrayD<f64>) -> f64 {
     a.iter()
         .zip(b.iter())
         .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f64::max)
+        .fold(
+            0.0,
+            |m, d| if d.is_nan() { f64::INFINITY } else { m.max(d) },
+        )
 }
 
 /// A worst-case bound on `|secure forward - exact forward|` of `model` on `x` at `frac_bits`
