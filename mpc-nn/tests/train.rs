@@ -371,6 +371,12 @@ fn divergence_report_per_layer() {
     }
     let table = format_divergence(&rows);
     assert!(table.contains("fc1: Linear(6 -> 8)"), "{table}");
+    // a NaN on either side is an infinite divergence, not none (f64::max drops NaN)
+    let mut nan = pa.clone();
+    nan[1][[0, 0]] = f64::NAN;
+    let rows = divergence_report(names, (sa, sg), (&nan, &pg));
+    assert_eq!(rows[1].activation, f64::INFINITY, "{:?}", rows[1]);
+    assert!(rows[0].activation < 1e-3, "{:?}", rows[0]);
 }
 
 /// The fixed-point emulation engine rounds like the shares do (down to multiples of `2^-16`),
