@@ -13,6 +13,35 @@
 //!   secure standardisation; [`train`]: `fit`, `evaluate`, divergence reports;
 //! - [`io`]: share checkpoints, safetensors export and import (PyTorch `state_dict`s by name);
 //!   `torch` (feature `torch`, needs libtorch 2.13): `tch` models in, libtorch's forward out.
+//!
+//! One definition, two engines: the same network on party 0's secret input and on the plain
+//! input agree to the fixed-point resolution.
+//!
+//! ```
+//! use mpc_nn::layers::{linear, relu};
+//! use mpc_nn::{Backend, InitScheme, Initializer, Module, Plain, Sequential};
+//! use ndarray::ArrayD;
+//!
+//! fn mlp<B: Backend + 'static>(b: &mut B) -> mpc_nn::Result<Sequential<B>> {
+//!     let mut init = Initializer::new(7); // public seed: both engines get the same weights
+//!     let mut m = Sequential::new();
+//!     m.push("fc1", linear(b, 4, 8, InitScheme::Kaiming, &mut init)?)
+//!         .push("act", relu())
+//!         .push("fc2", linear(b, 8, 2, InitScheme::Xavier, &mut init)?);
+//!     Ok(m)
+//! }
+//!
+//! let x = ArrayD::from_shape_fn(vec![3, 4], |i| (i[0] as f64 - i[1] as f64) / 4.0);
+//! let mut plain = Plain::new();
+//! let want = mlp(&mut plain)?.forward(&mut plain, &x)?;
+//! let got = mpc_nn::run_3pc(|p| {
+//!     let sx = p.input_f64(0, (p.role() == 0).then_some(&x), x.shape())?;
+//!     let y = mlp(p)?.forward(p, &sx)?;
+//!     Ok(p.reveal_f64(&y)?) // the only opening
+//! })?;
+//! assert!(got[0].iter().zip(&want).all(|(s, q)| (s - q).abs() < 1e-3));
+//! # Ok::<(), mpc_nn::NnError>(())
+//! ```
 #![deny(missing_docs)]
 
 pub mod backend;

@@ -132,6 +132,25 @@ pub fn share_columns(p: &mut Party, blocks: &[Block<'_>]) -> Result<AShare> {
 ///
 /// A standardised value costs two products (`transform`: `(d r) w`).
 ///
+/// ```
+/// use mpc_nn::{Plain, share::Standardizer};
+/// use ndarray::array;
+///
+/// let x = array![[1.0, 200.0], [2.0, 400.0], [3.0, 900.0], [4.0, 500.0]].into_dyn();
+/// let mut plain = Plain::new(); // the twin: the same arithmetic in f64
+/// let st = Standardizer::fit(&mut plain, &x)?;
+/// let want = st.transform(&mut plain, &x)?;
+/// let got = mpc_nn::run_3pc(|p| {
+///     mpc_nn::secure_session(p);
+///     let sx = p.input_f64(0, (p.role() == 0).then_some(&x), &[4, 2])?; // party 0's rows
+///     let st = Standardizer::fit(p, &sx)?; // mean and 1 / std stay secret
+///     let z = st.transform(p, &sx)?;
+///     Ok(p.reveal_f64(&z)?)
+/// })?;
+/// assert!(got[0].iter().zip(&want).all(|(s, q)| (s - q).abs() < 1e-3));
+/// # Ok::<(), mpc_nn::NnError>(())
+/// ```
+///
 /// Cost of `fit` with its check, 60000 x 100 values (one 2-core machine, three parties in one
 /// process): 617 MB sent per party, 136 rounds, 3.9 to 9 s; the earlier method (no `|d|`
 /// comparisons, two `rsqrt`) sent 480 MB in 135 rounds in 3.9 to 5.5 s of the same runs.

@@ -96,6 +96,35 @@ pub fn train_step<B: Backend>(
 /// from the observer (one opened bit per check; the job runner's `[guard]` does this and
 /// rolls back), and compare with the plaintext twin while developing.
 ///
+/// Logistic regression on party 0's records, trained on shares; only the accuracy is opened:
+///
+/// ```
+/// use mpc_nn::layers::linear;
+/// use mpc_nn::loss::BceWithLogits;
+/// use mpc_nn::optim::SgdConfig;
+/// use mpc_nn::train::{TrainConfig, evaluate, fit};
+/// use mpc_nn::{InitScheme, Initializer, Sequential};
+/// use ndarray::ArrayD;
+///
+/// // label 1 where the first feature exceeds the second
+/// let x = ArrayD::from_shape_fn(vec![40, 2], |i| ((i[0] * 7 + i[1] * 13) % 17) as f64 / 8.0 - 1.0);
+/// let y = ArrayD::from_shape_fn(vec![40, 1], |i| f64::from(x[[i[0], 0]] > x[[i[0], 1]]));
+/// let acc = mpc_nn::run_3pc(|p| {
+///     mpc_nn::secure_session(p);
+///     let own = p.role() == 0;
+///     let sx = p.input_f64(0, own.then_some(&x), &[40, 2])?;
+///     let sy = p.input_f64(0, own.then_some(&y), &[40, 1])?;
+///     let mut model = Sequential::new();
+///     model.push("fc", linear(p, 2, 1, InitScheme::Xavier, &mut Initializer::new(1))?);
+///     let mut sgd = SgdConfig::new(1.0).build();
+///     let cfg = TrainConfig::new(30, 8);
+///     fit(p, &mut model, &BceWithLogits, &mut sgd, &sx, &sy, &cfg, &mut |_, _, _| Ok(()))?;
+///     Ok(evaluate(p, &mut model, &sx, &sy, None, 64)?.accuracy)
+/// })?;
+/// assert!(acc[0] >= 0.9, "{}", acc[0]);
+/// # Ok::<(), mpc_nn::NnError>(())
+/// ```
+///
 /// # Errors
 /// [`NnError::Dataset`] for data with no rows (and `epochs > 0`), [`NnError::Shape`] when `x`
 /// and `y` differ in rows, [`NnError::Config`] when `drop_last` leaves no batch (`batch_size`
