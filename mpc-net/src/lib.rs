@@ -15,6 +15,37 @@
 //! depth over the three parties ([`CommStats::rounds`] on each party, then the maximum); the rounds
 //! of one operation inside it are the growth of that maximum across the operation.
 //! This definition needs only a number in each frame header, so it works the same over a network.
+//!
+//! Three parties over in-process channels: each sends one word to the next party, then
+//! forwards what it received to the next again. Two dependent hops, so two rounds:
+//!
+//! ```
+//! use mpc_net::{Comm, memory::memory_network};
+//!
+//! let stats: Vec<_> = std::thread::scope(|s| {
+//!     let workers: Vec<_> = memory_network()
+//!         .into_iter()
+//!         .map(|t| {
+//!             s.spawn(move || -> Result<_, mpc_net::NetError> {
+//!                 let mut c = Comm::new(Box::new(t));
+//!                 let (next, prev) = (c.next(), c.prev());
+//!                 c.send(next, vec![10 + c.role() as u64])?;
+//!                 let got = c.recv(prev, 1)?; // a length other than 1 would be an error
+//!                 assert_eq!(got, [10 + prev as u64]);
+//!                 c.send(next, got)?;
+//!                 c.recv(prev, 1)?;
+//!                 Ok(c.stats())
+//!             })
+//!         })
+//!         .collect();
+//!     workers.into_iter().map(|w| w.join().unwrap()).collect()
+//! });
+//! for st in stats {
+//!     let st = st?;
+//!     assert_eq!((st.bytes_sent, st.messages_sent, st.rounds), (16, 2, 2));
+//! }
+//! # Ok::<(), mpc_net::NetError>(())
+//! ```
 #![deny(missing_docs)]
 
 pub mod codec;
