@@ -56,12 +56,18 @@ fn main() -> Result<()> {
         .iter()
         .zip(mean.iter())
         .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f64::max);
+        .fold(
+            0.0,
+            |m, d| if d.is_nan() { f64::INFINITY } else { m.max(d) },
+        );
     let err_cov = scov
         .iter()
         .zip(cov.iter())
         .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f64::max);
+        .fold(
+            0.0,
+            |m, d| if d.is_nan() { f64::INFINITY } else { m.max(d) },
+        );
     println!(
         "Pooled {} patients from two hospitals; only aggregates were revealed.",
         n as usize
