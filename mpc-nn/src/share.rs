@@ -130,7 +130,8 @@ pub fn share_columns(p: &mut Party, blocks: &[Block<'_>]) -> Result<AShare> {
 /// standardised), one element-wise square (2 rounds), six comparisons per column and one
 /// product per column (about 20 rounds in all), and the opening of one element.
 ///
-/// A standardised value costs two products (`transform`: `(d r) w`).
+/// A standardised value costs two products (`transform`: `(d r) w`), one more than with
+/// `1 / std` as one value: the price of its precision.
 ///
 /// ```
 /// use mpc_nn::{Plain, share::Standardizer};
@@ -152,8 +153,11 @@ pub fn share_columns(p: &mut Party, blocks: &[Block<'_>]) -> Result<AShare> {
 /// ```
 ///
 /// Cost of `fit` with its check, 60000 x 100 values (one 2-core machine, three parties in one
-/// process): 617 MB sent per party, 136 rounds, 3.9 to 9 s; the earlier method (no `|d|`
-/// comparisons, two `rsqrt`) sent 480 MB in 135 rounds in 3.9 to 5.5 s of the same runs.
+/// process, exact truncation): 617 MB sent per party, 134 rounds, 4.0 to 5.1 s (9 to 10 s for
+/// the first fit in a process, which maps its buffers); with `1 / std` as one value it was 617
+/// MB, 136 rounds, 3.6 s in the same session (Intel Xeon, 2026-12-07). `transform` of the
+/// same rows: 192 MB and 4 rounds (96 MB and 2 rounds with one product). The first method (no
+/// `|d|` comparisons, two `rsqrt`) sent 480 MB in 135 rounds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Standardizer<T> {
     /// Column means, `1 x d`.
