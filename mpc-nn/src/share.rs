@@ -105,11 +105,11 @@ pub fn share_columns(p: &mut Party, blocks: &[Block<'_>]) -> Result<AShare> {
 ///   refuses a column whose mean absolute deviation is below that) to about `2^f / 2`, where
 ///   `r = 1 / a` is still one ulp or more, with a mean absolute deviation below `2^18` (the
 ///   reciprocal's range). Inside the range `1 / std = r w` comes out to a few ulp of `w`,
-///   about `2^-f` relative, whatever the spread. Beyond a mean
-///   absolute deviation of `2^f`, `r` rounds to 0 (the column comes out as 0: the self-check
-///   refuses it) or up to one ulp, at random; its error still cancels, but `w` is then a few
-///   ulp (6.5 at 8 bits for a spread of `1e4`), so `1 / std` is only as good as the
-///   self-check's tolerance (mean squares within 25% of 1: -13% to +12%);
+///   about `2^-f` relative, whatever the spread. Beyond a mean absolute deviation of `2^f`,
+///   `r` rounds to 0 (the column comes out as 0: the self-check refuses it) or up to one ulp,
+///   at random; its error still cancels, but `w` is then a few ulp (6.5 at 8 bits for a
+///   spread of `1e4`), so `1 / std` is only as good as the self-check's tolerance (mean
+///   squares within 25% of 1: -13% to +12%);
 /// - `|mean| < 2^(61 - 2f)` and the same for the mean absolute deviation (`2^29` at 16 bits,
 ///   `2^21` at 20, 8192 at 24: the means are `2^t / N` products of the column sums divided by
 ///   `2^t <= N`, see `column_means`);
@@ -125,10 +125,11 @@ pub fn share_columns(p: &mut Party, blocks: &[Block<'_>]) -> Result<AShare> {
 /// If some column's mean square is outside `[0.75, 1.25]` and not below `2^-6`, or below `2^-6`
 /// with a mean absolute deviation of at least 4 ulp (not a constant column), or if a column
 /// that is not constant has a mean absolute deviation below `2^(2f - 62)` (above 20 bits),
-/// `fit` fails with [`NnError::Dataset`], naming the likely causes. This opens one bit to every party ("some
-/// column failed"), not which column or by how much. Cost: the product `u w` (the fitted rows
-/// standardised), one element-wise square (2 rounds), six comparisons per column and one
-/// product per column (about 20 rounds in all), and the opening of one element.
+/// `fit` fails with [`NnError::Dataset`], naming the likely causes. This opens one bit to
+/// every party ("some column failed"), not which column or by how much. Cost: the product
+/// `u w` (the fitted rows standardised), one element-wise square (2 rounds), six comparisons
+/// per column and one product per column (about 20 rounds in all), and the opening of one
+/// element.
 ///
 /// A standardised value costs two products (`transform`: `(d r) w`), one more than with
 /// `1 / std` as one value: the price of its precision.
@@ -270,11 +271,11 @@ impl<T: Clone> Standardizer<T> {
                  (standardised values without mean square 1, or all 0 for a column that is not \
                  constant). At f fractional bits the secure standardiser needs every column's \
                  standard deviation between a few units of 2^-f (a unit is 0.004 at 8 bits; \
-                 above 20 bits from 2^(2f - 62), 6.1e-5 at 24, where 1/std leaves the products' \
-                 range) and about \
-                 2^f / 2 (32768 at 16 bits: 1 / (mean absolute deviation) is held at f bits), \
-                 its mean and mean absolute deviation below 2^(61 - 2f) (5e8 at 16 bits, 2e6 at \
-                 20, 8192 at 24) and no value more than 2^(31 - f) mean absolute \
+                 above 20 bits from 2^(2f - 62), 6.1e-5 at 24, where 1/std leaves the \
+                 products' range) and about 2^f / 2 (32768 at 16 bits: 1 / (mean absolute \
+                 deviation) is held at f bits), its mean and mean absolute deviation below \
+                 2^(61 - 2f) (5e8 at 16 bits, 2e6 at 20, 8192 at 24) and no value more than \
+                 2^(31 - f) mean absolute \
                  deviations from the mean: rescale or centre the large columns (e.g. thousands \
                  instead of units), remove outliers, or change the number of fractional bits"
             )));

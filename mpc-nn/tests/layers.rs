@@ -152,11 +152,11 @@ fn standardizer_twins_on_wide_ranges() {
 /// bits (which failed before the deviations were normalised), an outlier 36 deviations out,
 /// large means with small spreads (which a one-pass mean centres badly), spreads of about
 /// `2^f / 4` at 8 and 16 bits (`r = 1 / a` at 4 or 5 ulp). A constant column is accepted.
-/// Above a mean absolute deviation of `2^f` (up to `2^18` and beyond), `r` is below one ulp and rounds to 0
-/// (the column standardises to 0 but is not constant: refused) or up to one ulp (its error
-/// cancels, but `w` is then only a few ulp), at random: either is fine as long as the self-check
-/// holds (mean squares within 25% of 1, so `1 / std` within `sqrt(0.75)` to `sqrt(1.25)` of
-/// right: -13.4% to +11.8%).
+/// Above a mean absolute deviation of `2^f` (up to `2^18` and beyond), `r` is below one ulp
+/// and rounds to 0 (the column standardises to 0 but is not constant: refused) or up to one
+/// ulp (its error cancels, but `w` is then only a few ulp), at random: either is fine as long
+/// as the self-check holds (mean squares within 25% of 1, so `1 / std` within `sqrt(0.75)` to
+/// `sqrt(1.25)` of right: -13.4% to +11.8%).
 #[test]
 fn standardizer_refuses_columns_outside_its_range() {
     let n = 455;
