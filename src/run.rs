@@ -185,7 +185,6 @@ type Shape = Vec<u64>;
 
 /// Features and label matrix of one party's rows.
 type XY = (Array2<f64>, Array2<f64>);
-/// A plaintext standardiser: mean and inverse standard deviation.
 /// A model file's standardiser at its owner: the means, and `1 / std` as its two factors
 /// (`mpc_nn::share::factor_inv_std`).
 type PlainStd = (ArrayD<f64>, (ArrayD<f64>, ArrayD<f64>));

@@ -365,11 +365,7 @@ pub fn factor_inv_std(
             "1 / std must be finite and not negative, found {bad}"
         )));
     }
-    let f = if resolution > 0.0 {
-        -resolution.log2().round() as i32
-    } else {
-        1000
-    };
+    let f = frac_bits_of(resolution).map_or(1000, |f| f as i32);
     let prescale = inv_std.mapv(|v| {
         if v == 0.0 {
             0.0

@@ -18,12 +18,12 @@ use mpc_nn::train::{correct_count, predict};
 use std::path::Path;
 
 /// Splits the standardiser's tensors off a plaintext model file, `1 / std` into the two factors
-/// it enters as at resolution `2^-f`.
+/// it enters as at the session's `resolution`.
 fn split_standardizer(
     mut params: NamedTensors,
     path: &Path,
     want: bool,
-    frac_bits: u32,
+    resolution: f64,
 ) -> Result<(NamedTensors, Option<PlainStd>)> {
     let mut take = |name: &str| {
         params
@@ -34,7 +34,7 @@ fn split_standardizer(
     let (mean, inv) = (take(STD_MEAN), take(STD_INV_STD));
     match (want, mean, inv) {
         (true, Some(m), Some(i)) => {
-            let factors = factor_inv_std(&i, 2f64.powi(-(frac_bits as i32)))
+            let factors = factor_inv_std(&i, resolution)
                 .map_err(|e| Error::Data(format!("{}: {STD_INV_STD}: {e}", path.display())))?;
             Ok((params, Some((m, factors))))
         }
@@ -130,7 +130,7 @@ pub(super) fn infer(p: &mut Party, job: &Job, progress: &mut dyn FnMut(&str)) ->
                 params,
                 &path,
                 job.data.standardize,
-                p.fixed_point().frac_bits(),
+                p.resolution(),
             )?);
         }
         input_model(
@@ -172,7 +172,7 @@ pub(super) fn infer(p: &mut Party, job: &Job, progress: &mut dyn FnMut(&str)) ->
                         let why = if old_format {
                             format!(
                                 " (the file holds {STD_INV_STD}, written by a version that kept \
-                                 1 / std without extra bits: train the model again)"
+                                 1 / std as one value: train the model again)"
                             )
                         } else {
                             String::new()
