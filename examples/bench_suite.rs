@@ -84,16 +84,6 @@ fn json_str(s: &str) -> String {
     out
 }
 
-fn max_err(a: &ArrayD<f64>, b: &ArrayD<f64>) -> f64 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(
-            0.0,
-            |m, d| if d.is_nan() { f64::INFINITY } else { m.max(d) },
-        )
-}
-
 /// Times `op` on two shared inputs and prints the JSON line.
 fn run(
     name: &str,
@@ -139,7 +129,7 @@ fn run(
         plain_median.as_secs_f64(),
         median.as_secs_f64() / plain_median.as_secs_f64().max(1e-9),
         timing.rounds,
-        max_err(&revealed[0], &want),
+        mpc_nn::train::max_abs_diff(&revealed[0], &want),
         json_str(&cpu_model()),
         json_str(mpc_core::gemm::kernel_name()),
         json_str(AesPath::detect().name()),

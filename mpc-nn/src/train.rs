@@ -285,7 +285,10 @@ pub struct Divergence {
     pub activation_scale: f64,
 }
 
-fn max_diff(a: &ArrayD<f64>, b: &ArrayD<f64>) -> f64 {
+/// The largest absolute element-wise difference of `a` and `b`, for comparing a secure result
+/// with its plaintext twin: infinite where the shapes differ or either side has a NaN (which
+/// `f64::max` would silently drop).
+pub fn max_abs_diff(a: &ArrayD<f64>, b: &ArrayD<f64>) -> f64 {
     if a.shape() != b.shape() {
         return f64::INFINITY;
     }
@@ -312,11 +315,11 @@ pub fn divergence_report(
         .enumerate()
         .map(|(i, (n, k))| {
             let act = match (secure.0.get(i), plain.0.get(i)) {
-                (Some(s), Some(p)) => max_diff(s, p),
+                (Some(s), Some(p)) => max_abs_diff(s, p),
                 _ => f64::NAN,
             };
             let grad = match (secure.1.get(i), plain.1.get(i)) {
-                (Some(s), Some(p)) => max_diff(s, p),
+                (Some(s), Some(p)) => max_abs_diff(s, p),
                 _ => f64::NAN,
             };
             let scale = plain

@@ -3,16 +3,10 @@
 
 use ndarray::ArrayD;
 
-/// Largest absolute element-wise difference (the shapes must agree).
+/// Largest absolute element-wise difference (the shapes must agree; NaN counts as infinite).
 pub fn max_diff(a: &ArrayD<f64>, b: &ArrayD<f64>) -> f64 {
     assert_eq!(a.shape(), b.shape());
-    a.iter()
-        .zip(b.iter())
-        .map(|(x, y)| (x - y).abs())
-        .fold(
-            0.0,
-            |m, d| if d.is_nan() { f64::INFINITY } else { m.max(d) },
-        )
+    mpc_nn::train::max_abs_diff(a, b)
 }
 
 /// A worst-case bound on `|secure forward - exact forward|` of `model` on `x` at `frac_bits`
